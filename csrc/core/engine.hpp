@@ -1,0 +1,127 @@
+// The seam between the pipeline and a runtime. Pure C++17: no Python, no VART, no OpenVINO.
+//
+// Engines live in their own extension modules (so `import vart_async` never needs a runtime), and
+// their objects cross module boundaries as raw pointers. Therefore nothing here may rely on RTTI
+// across modules: engines report problems through Status values, and throw only standard library
+// exception types (std::runtime_error, std::invalid_argument) from construction and create_slot().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vart_async::core {
+
+// Element types, named as numpy names them ("bfloat16" has no numpy dtype: Python views it as uint16).
+enum class DType : std::uint8_t {
+  kBool, kInt8, kUInt8, kInt16, kUInt16, kBFloat16, kFloat16, kInt32, kUInt32, kFloat32, kInt64, kUInt64,
+};
+
+constexpr std::size_t dtype_size(DType t) noexcept {
+  switch (t) {
+    case DType::kBool: case DType::kInt8: case DType::kUInt8: return 1;
+    case DType::kInt16: case DType::kUInt16: case DType::kBFloat16: case DType::kFloat16: return 2;
+    case DType::kInt32: case DType::kUInt32: case DType::kFloat32: return 4;
+    case DType::kInt64: case DType::kUInt64: return 8;
+  }
+  return 0;
+}
+
+constexpr std::string_view dtype_name(DType t) noexcept {
+  switch (t) {
+    case DType::kBool: return "bool";
+    case DType::kInt8: return "int8";
+    case DType::kUInt8: return "uint8";
+    case DType::kInt16: return "int16";
+    case DType::kUInt16: return "uint16";
+    case DType::kBFloat16: return "bfloat16";
+    case DType::kFloat16: return "float16";
+    case DType::kInt32: return "int32";
+    case DType::kUInt32: return "uint32";
+    case DType::kFloat32: return "float32";
+    case DType::kInt64: return "int64";
+    case DType::kUInt64: return "uint64";
+  }
+  return "unknown";
+}
+
+// One model input or output as a job slot holds it: all batch rows, one contiguous buffer.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::kUInt8;
+  std::vector<std::int64_t> shape;  // the slot array's shape, batch rows included
+  std::string layout;               // runtime's layout name ("NHWC", "NCHW", ...), may be empty
+  std::size_t nbytes = 0;           // whole slot buffer (all batch rows)
+};
+
+struct EngineInfo {
+  std::string engine;       // "vart", "openvino"
+  std::string model;        // what was opened (path)
+  std::string model_name;   // what the runtime calls it
+  std::string runtime;      // human description, e.g. "VART-ML emulator 0.4 (no NPU)"
+  bool emulated = false;    // true when no real accelerator runtime is behind the engine
+  std::size_t batch_size = 1;  // rows one job processes
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  std::vector<std::pair<std::string, std::string>> properties;  // runtime settings worth reporting
+};
+
+struct Status {
+  enum class Code : std::uint8_t { kOk, kPending, kBusy, kFailed };
+  Code code = Code::kOk;
+  std::string message;  // empty unless kFailed (or a busy reason worth telling)
+
+  static Status ok() { return {}; }
+  static Status pending() { return {Code::kPending, {}}; }
+  static Status busy(std::string why = {}) { return {Code::kBusy, std::move(why)}; }
+  static Status failed(std::string why) { return {Code::kFailed, std::move(why)}; }
+  bool is_ok() const noexcept { return code == Code::kOk; }
+};
+
+struct Buffer {
+  std::byte* data = nullptr;
+  std::size_t nbytes = 0;
+};
+
+// The buffers of one job slot, allocated by (and only usable with) the engine that made it.
+// The engine's subclass also keeps whatever the runtime needs to track the slot's job.
+class Slot {
+ public:
+  virtual ~Slot() = default;
+  const std::vector<Buffer>& inputs() const noexcept { return inputs_; }
+  const std::vector<Buffer>& outputs() const noexcept { return outputs_; }
+
+ protected:
+  std::vector<Buffer> inputs_;
+  std::vector<Buffer> outputs_;
+};
+
+// One loaded model on one runtime. Calls for different slots may come from different threads, but
+// never two at once for the same slot; the pipeline guarantees a slot is submitted only when idle.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  virtual const EngineInfo& info() const noexcept = 0;
+
+  // Allocates the buffers of one job slot. Throws std::runtime_error on failure.
+  virtual std::unique_ptr<Slot> create_slot() = 0;
+
+  // Starts the slot's job without blocking. kOk: in flight. kBusy: the runtime has no free execution
+  // resource right now (not an error; retry later). kFailed: the job was not started.
+  virtual Status submit(Slot& slot) noexcept = 0;
+
+  // Waits up to `timeout` (0 = poll) for the slot's job. kOk: done, outputs valid, slot idle again.
+  // kPending: still running (may be called again). kFailed: the job failed; slot idle again.
+  virtual Status wait(Slot& slot, std::chrono::microseconds timeout) noexcept = 0;
+
+  // Runs the slot's job synchronously. kOk or kFailed.
+  virtual Status run(Slot& slot) noexcept = 0;
+};
+
+}  // namespace vart_async::core

@@ -1,0 +1,391 @@
+#include "core/pipeline.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace vart_async::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+// A wait on a long job is sliced so that cancel() is noticed within this bound.
+constexpr microseconds kWaitSlice{50'000};
+// "Busy" with none of our jobs in flight means someone else holds the device: back off, don't spin.
+constexpr microseconds kBackoffMin{50};
+constexpr microseconds kBackoffMax{5'000};
+// How long the destructor lets a leftover job finish before it leaks the slot rather than free
+// buffers the runtime may still write.
+constexpr microseconds kDestructorGrace{2'000'000};
+
+// Fixed-capacity FIFO of slot indices: the hot loop never allocates for it.
+class IndexRing {
+ public:
+  explicit IndexRing(std::size_t capacity) : items_(capacity) {}
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t front() const noexcept { return items_[head_]; }
+  void push(std::size_t v) noexcept {
+    items_[(head_ + size_) % items_.size()] = v;
+    ++size_;
+  }
+  std::size_t pop() noexcept {
+    const std::size_t v = items_[head_];
+    head_ = (head_ + 1) % items_.size();
+    --size_;
+    return v;
+  }
+
+ private:
+  std::vector<std::size_t> items_;
+  std::size_t head_ = 0, size_ = 0;
+};
+
+class CallCounter {
+ public:
+  explicit CallCounter(std::atomic<int>& n) : n_(n) { n_.fetch_add(1); }
+  ~CallCounter() { n_.fetch_sub(1); }
+  CallCounter(const CallCounter&) = delete;
+  CallCounter& operator=(const CallCounter&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
+
+std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+
+}  // namespace
+
+std::string_view to_string(StopReason reason) noexcept {
+  switch (reason) {
+    case StopReason::kFinished: return "finished";
+    case StopReason::kCancelled: return "cancelled";
+    case StopReason::kJobFailed: return "job_failed";
+    case StopReason::kWaitTimeout: return "wait_timeout";
+    case StopReason::kSubmitFailed: return "submit_failed";
+    case StopReason::kBusyTimeout: return "busy_timeout";
+  }
+  return "unknown";
+}
+
+Pipeline::Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs) : engine_(std::move(engine)) {
+  if (!engine_) throw std::invalid_argument("engine is null");
+  if (jobs == 0) throw std::invalid_argument("jobs must be >= 1");
+  state_ = std::make_unique<std::atomic<SlotState>[]>(jobs);
+  slots_.reserve(jobs);
+  for (std::size_t k = 0; k < jobs; ++k) {
+    slots_.push_back(engine_->create_slot());
+    state_[k].store(SlotState::kIdle);
+  }
+}
+
+Pipeline::~Pipeline() {
+  bool leaked = false;
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    if (state_[k].load() == SlotState::kIdle) continue;
+    const Status s = engine_->wait(*slots_[k], kDestructorGrace);
+    if (s.code == Status::Code::kPending) {
+      // The runtime may still write into these buffers: leaking is the only safe choice.
+      (void)new std::shared_ptr<Slot>(slots_[k]);
+      leaked = true;
+    }
+  }
+  // Leaked slots may hold runtime objects (e.g. device buffers) that must not outlive the engine.
+  if (leaked) (void)new std::shared_ptr<Engine>(engine_);
+}
+
+Slot& Pipeline::slot(std::size_t k) {
+  check_slot(k);
+  return *slots_[k];
+}
+
+std::shared_ptr<Slot> Pipeline::slot_ptr(std::size_t k) {
+  check_slot(k);
+  return slots_[k];
+}
+
+SlotState Pipeline::state(std::size_t k) const {
+  check_slot(k);
+  return state_[k].load();
+}
+
+void Pipeline::check_slot(std::size_t k) const {
+  if (k >= slots_.size()) {
+    throw std::out_of_range("slot " + std::to_string(k) + " out of range (the pipeline has " +
+                            std::to_string(slots_.size()) + " slots)");
+  }
+}
+
+void Pipeline::reclaim_abandoned() noexcept {
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    if (state_[k].load() != SlotState::kAbandoned) continue;
+    if (engine_->wait(*slots_[k], microseconds{0}).code != Status::Code::kPending) {
+      state_[k].store(SlotState::kIdle);
+    }
+  }
+}
+
+RunStats Pipeline::run(const RunOptions& options, Feed* feed) {
+  if (running_.exchange(true)) throw std::logic_error("the pipeline is already running");
+  struct Reset {
+    std::atomic<bool>& flag;
+    ~Reset() { flag.store(false); }
+  } reset{running_};
+  if (low_level_calls_.load() > 0) throw std::logic_error("a submit() or wait() call is in progress");
+  reclaim_abandoned();
+  for (std::size_t k = 0; k < slots_.size(); ++k) {
+    if (state_[k].load() == SlotState::kInFlight) {
+      throw std::logic_error("slot " + std::to_string(k) +
+                             " has a job from submit() in flight: wait for it before run()");
+    }
+  }
+  cancel_requests_.store(0);
+  if (options.warmup > 0) {
+    RunOptions warm = options;
+    warm.iterations = options.warmup;
+    warm.time_limit_s = 0;
+    warm.warmup = 0;
+    RunStats w = run_loop(warm, nullptr);  // warm-up replays the slot buffers as they are
+    if (w.reason != StopReason::kFinished) {
+      w.message = "during warm-up: " + w.message;
+      return w;
+    }
+  }
+  return run_loop(options, feed);
+}
+
+Status Pipeline::wait_sliced(std::size_t k, milliseconds timeout, bool* abandoned) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const auto now = Clock::now();
+    const auto left = std::chrono::duration_cast<microseconds>(deadline - now);
+    const microseconds slice = std::clamp(left, microseconds{0}, kWaitSlice);
+    Status s = engine_->wait(*slots_[k], slice);
+    if (s.code != Status::Code::kPending) return s;
+    if (Clock::now() >= deadline) return s;
+    if (cancel_requests_.load(std::memory_order_relaxed) >= 2) {
+      *abandoned = true;
+      return s;
+    }
+  }
+}
+
+RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed) {
+  RunStats st;
+  const std::size_t n_slots = slots_.size();
+  IndexRing free(n_slots), inflight(n_slots);
+  for (std::size_t k = 0; k < n_slots; ++k) {
+    if (state_[k].load() == SlotState::kIdle) free.push(k);
+  }
+  if (free.empty()) throw std::runtime_error("no usable slot: every slot holds a job that never finished");
+  if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, 1u << 20)));
+
+  const bool has_count = opt.iterations > 0;
+  const bool has_time = opt.time_limit_s > 0;
+  const auto t0 = Clock::now();
+  const auto time_end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.time_limit_s));
+  auto since_t0 = [t0](Clock::time_point t) { return static_cast<std::int64_t>((t - t0).count()); };
+  static_assert(std::is_same_v<Clock::duration, std::chrono::nanoseconds>, "steady_clock ticks are ns");
+
+  bool stopped = false;       // a problem or cancel: no more submissions
+  bool exhausted = false;     // limits met or feed empty: no more submissions
+  auto stop_with = [&](StopReason r, std::string msg) {
+    if (!stopped) {
+      st.reason = r;
+      st.message = std::move(msg);
+    }
+    stopped = true;
+  };
+  auto more_wanted = [&](Clock::time_point now) {
+    if (!has_count && !has_time) return true;  // the feed or cancel() ends the run
+    return (has_count && st.submitted < opt.iterations) || (has_time && now < time_end);
+  };
+  auto finish = [&](std::size_t k, const Status& s, JobRecord& rec, Clock::time_point t_done) {
+    rec.t_done = since_t0(t_done);
+    st.wall_ns = std::max(st.wall_ns, rec.t_done);
+    if (s.is_ok()) {
+      rec.outcome = JobOutcome::kCompleted;
+      ++st.completed;
+    } else {
+      rec.outcome = JobOutcome::kFailed;
+      ++st.failed;
+      stop_with(StopReason::kJobFailed, "job " + std::to_string(rec.seq) + " failed: " + s.message);
+    }
+    if (feed) feed->done(k, rec.seq, s.is_ok());
+  };
+
+  if (opt.sync) {
+    // One job at a time; slots are used in turn so buffers are the same as in async mode.
+    std::vector<std::size_t> usable;
+    while (!free.empty()) usable.push_back(free.pop());
+    while (!stopped) {
+      if (cancel_requests_.load(std::memory_order_relaxed) > 0) {
+        stop_with(StopReason::kCancelled, "cancelled");
+        break;
+      }
+      const auto now = Clock::now();
+      if (!more_wanted(now)) break;
+      const std::size_t k = usable[st.submitted % usable.size()];
+      if (feed && !feed->fill(k, st.submitted)) break;
+      JobRecord rec;
+      rec.seq = st.submitted;
+      rec.slot = static_cast<std::uint32_t>(k);
+      rec.t_submit = rec.t_started = since_t0(Clock::now());
+      const Status s = engine_->run(*slots_[k]);
+      ++st.submitted;
+      st.max_in_flight = 1;
+      finish(k, s, rec, Clock::now());
+      st.jobs.push_back(rec);
+    }
+    return st;
+  }
+
+  bool filled = false;  // the slot at free.front() holds input from the feed but was not accepted yet
+  bool busy_streak = false;
+  Clock::time_point busy_since{};
+  microseconds backoff = kBackoffMin;
+
+  for (;;) {
+    if (!stopped && cancel_requests_.load(std::memory_order_relaxed) > 0) stop_with(StopReason::kCancelled, "cancelled");
+
+    // Prime / refill: submit into every free slot while there is work.
+    bool was_busy = false;
+    while (!stopped && !exhausted && !free.empty()) {
+      const auto now = Clock::now();
+      if (!filled && !more_wanted(now)) {
+        exhausted = true;
+        break;
+      }
+      const std::size_t k = free.front();
+      if (!filled) {
+        if (feed && !feed->fill(k, st.submitted)) {
+          exhausted = true;
+          break;
+        }
+        filled = true;
+      }
+      const auto t_submit = Clock::now();
+      const Status s = engine_->submit(*slots_[k]);
+      if (s.code == Status::Code::kBusy) {
+        ++st.busy_retries;
+        was_busy = true;
+        break;
+      }
+      if (!s.is_ok()) {
+        stop_with(StopReason::kSubmitFailed, "submission " + std::to_string(st.submitted) + " was refused: " + s.message);
+        break;
+      }
+      const auto t_started = Clock::now();
+      filled = false;
+      busy_streak = false;
+      backoff = kBackoffMin;
+      free.pop();
+      inflight.push(k);
+      state_[k].store(SlotState::kInFlight, std::memory_order_relaxed);
+      JobRecord rec;
+      rec.seq = st.submitted++;
+      rec.slot = static_cast<std::uint32_t>(k);
+      rec.t_submit = since_t0(t_submit);
+      rec.t_started = since_t0(t_started);
+      st.jobs.push_back(rec);
+      st.max_in_flight = std::max(st.max_in_flight, inflight.size());
+    }
+
+    if (inflight.empty()) {
+      if (stopped || exhausted || !was_busy) break;
+      // Busy with none of our jobs in flight: another user holds the device.
+      const auto now = Clock::now();
+      if (!busy_streak) {
+        busy_streak = true;
+        busy_since = now;
+      } else if (now - busy_since > opt.wait_timeout) {
+        stop_with(StopReason::kBusyTimeout, "the runtime stayed busy for more than " + ms_text(opt.wait_timeout) +
+                                                " with none of our jobs in flight");
+        break;
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, kBackoffMax);
+      continue;
+    }
+
+    // Steady state / drain: the oldest job first (FIFO), whatever order the runtime finishes in.
+    const std::size_t k = inflight.front();
+    // Find its record: records are in submission order and in-flight jobs are the newest ones.
+    JobRecord& rec = st.jobs[st.jobs.size() - inflight.size()];
+    bool abandoned = false;
+    const Status s = wait_sliced(k, opt.wait_timeout, &abandoned);
+    if (s.code == Status::Code::kPending) {
+      inflight.pop();
+      state_[k].store(SlotState::kAbandoned);
+      if (abandoned) {
+        rec.outcome = JobOutcome::kCancelled;
+        ++st.cancelled;
+        stop_with(StopReason::kCancelled, "cancelled");
+      } else {
+        rec.outcome = JobOutcome::kFailed;
+        ++st.failed;
+        stop_with(StopReason::kWaitTimeout, "job " + std::to_string(rec.seq) + " did not finish within " +
+                                                ms_text(opt.wait_timeout));
+      }
+      // What is still in flight gets one look; whatever is not done yet is cancelled and its slot
+      // abandoned (never freed or reused while the runtime may still use it).
+      while (!inflight.empty()) {
+        const std::size_t j = inflight.pop();
+        JobRecord& r = st.jobs[st.jobs.size() - inflight.size() - 1];
+        const Status p = engine_->wait(*slots_[j], microseconds{0});
+        if (p.code == Status::Code::kPending) {
+          state_[j].store(SlotState::kAbandoned);
+          r.outcome = JobOutcome::kCancelled;
+          ++st.cancelled;
+        } else {
+          state_[j].store(SlotState::kIdle);
+          finish(j, p, r, Clock::now());
+        }
+      }
+      break;
+    }
+    const auto t_done = Clock::now();
+    inflight.pop();
+    state_[k].store(SlotState::kIdle, std::memory_order_relaxed);
+    free.push(k);
+    finish(k, s, rec, t_done);
+  }
+  return st;
+}
+
+Status Pipeline::submit(std::size_t k, milliseconds busy_timeout) {
+  CallCounter guard(low_level_calls_);
+  if (running_.load()) throw std::logic_error("the pipeline is running: submit() is not available during run()");
+  check_slot(k);
+  const SlotState st = state_[k].load();
+  if (st == SlotState::kInFlight) throw std::logic_error("slot " + std::to_string(k) + " already has a job in flight");
+  if (st == SlotState::kAbandoned) {
+    if (engine_->wait(*slots_[k], microseconds{0}).code == Status::Code::kPending) {
+      throw std::logic_error("slot " + std::to_string(k) + " still holds a job that never finished");
+    }
+    state_[k].store(SlotState::kIdle);
+  }
+  const auto give_up = Clock::now() + busy_timeout;
+  microseconds backoff = kBackoffMin;
+  for (;;) {
+    Status s = engine_->submit(*slots_[k]);
+    if (s.is_ok()) state_[k].store(SlotState::kInFlight);
+    if (s.code != Status::Code::kBusy || Clock::now() >= give_up) return s;
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, kBackoffMax);
+  }
+}
+
+Status Pipeline::wait(std::size_t k, microseconds timeout) {
+  CallCounter guard(low_level_calls_);
+  if (running_.load()) throw std::logic_error("the pipeline is running: wait() is not available during run()");
+  check_slot(k);
+  if (state_[k].load() == SlotState::kIdle) throw std::logic_error("slot " + std::to_string(k) + " has no job in flight");
+  Status s = engine_->wait(*slots_[k], timeout);
+  if (s.code != Status::Code::kPending) state_[k].store(SlotState::kIdle);
+  return s;
+}
+
+}  // namespace vart_async::core

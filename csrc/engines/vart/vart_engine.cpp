@@ -1,0 +1,243 @@
+#include "engines/vart/vart_engine.hpp"
+
+#include <any>
+#include <cctype>
+#include <cstdint>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+#include <vart/vart_runner_factory.hpp>
+
+namespace vart_async::engines {
+namespace {
+
+using core::DType;
+using core::Status;
+
+// Our own name tables: the SDK's to_string() helpers only exist in newer header generations.
+std::string status_name(vart::StatusCode s) {
+  static const char* const kNames[] = {"SUCCESS",        "FAILURE",       "INVALID_INPUT",  "INVALID_OUTPUT",
+                                       "OUT_OF_MEMORY",  "RUNTIME_ERROR", "JOB_PENDING",    "INVALID_JOB_ID",
+                                       "RESOURCE_UNAVAILABLE", "UNSUPPORTED"};
+  const auto i = static_cast<std::size_t>(s);
+  return i < std::size(kNames) ? kNames[i] : "status " + std::to_string(i);
+}
+
+std::string layout_name(vart::MemoryLayout l) {
+  static const char* const kNames[] = {"UNKNOWN",  "NC",      "NCH",       "NHC",       "NHW",      "NWC",     "NHWC",
+                                       "NCHW",     "NHWC4",   "NHWC8",     "NC4HW4",    "NC8HW8",   "HCWNC4",  "HCWNC8",
+                                       "HCWNC16",  "NHW16C4WC", "NHW16WC4C", "NH2HWC4C", "NH2C4HWC", "GENERIC"};
+  const auto i = static_cast<std::size_t>(l);
+  return i < std::size(kNames) ? kNames[i] : "layout " + std::to_string(i);
+}
+
+DType to_dtype(vart::DataType t, const std::string& tensor) {
+  switch (t) {
+    case vart::DataType::BOOLEAN: return DType::kBool;
+    case vart::DataType::INT8: return DType::kInt8;
+    case vart::DataType::UINT8: return DType::kUInt8;
+    case vart::DataType::INT16: return DType::kInt16;
+    case vart::DataType::UINT16: return DType::kUInt16;
+    case vart::DataType::BF16: return DType::kBFloat16;
+    case vart::DataType::FP16: return DType::kFloat16;
+    case vart::DataType::INT32: return DType::kInt32;
+    case vart::DataType::UINT32: return DType::kUInt32;
+    case vart::DataType::FLOAT32: return DType::kFloat32;
+    case vart::DataType::INT64: return DType::kInt64;
+    case vart::DataType::UINT64: return DType::kUInt64;
+    default: break;
+  }
+  throw std::runtime_error("tensor '" + tensor + "' has a data type vart-async does not handle (" +
+                           std::to_string(static_cast<int>(t)) + ")");
+}
+
+vart::TensorType parse_tensor_type(const std::string& key, const std::string& value) {
+  std::string v;
+  for (char c : value) v += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (v == "HW") return vart::TensorType::HW;
+  if (v == "CPU") return vart::TensorType::CPU;
+  throw std::invalid_argument(key + " must be 'HW' or 'CPU' (got '" + value + "')");
+}
+
+// The runtime any_casts option values, so each key must carry exactly the type it expects.
+std::any option_value(const std::string& key, const std::string& value) {
+  static const char* const kBool[] = {"aie_columns_sharing", "ai_analyzer_profiling", "debug",
+                                      "no_failsafe",         "skip_in_bo_sync",       "skip_out_bo_sync"};
+  static const char* const kUInt32[] = {"start_column", "cma_index", "xdna_device_index"};
+  for (const char* k : kBool) {
+    if (key == k) {
+      if (value == "1" || value == "true" || value == "True") return true;
+      if (value == "0" || value == "false" || value == "False") return false;
+      throw std::invalid_argument("option " + key + " must be true or false (got '" + value + "')");
+    }
+  }
+  for (const char* k : kUInt32) {
+    if (key == k) {
+      std::size_t used = 0;
+      unsigned long n = 0;
+      try {
+        n = std::stoul(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != value.size() || value.empty() || n > UINT32_MAX) {
+        throw std::invalid_argument("option " + key + " must be an unsigned integer (got '" + value + "')");
+      }
+      return static_cast<std::uint32_t>(n);
+    }
+  }
+  return value;
+}
+
+// One slot: per tensor one runner-allocated parent buffer holding every batch row, and per-row
+// sub-tensor views of it, so Python gets one contiguous array per tensor.
+class VartSlot final : public core::Slot {
+ public:
+  std::vector<vart::NpuTensor> parents;
+  std::vector<std::vector<vart::NpuTensor>> in_rows;   // [batch][tensor]
+  std::vector<std::vector<vart::NpuTensor>> out_rows;  // [batch][tensor]
+  vart::JobHandle job;
+
+  void add(bool input, core::Buffer b) { (input ? inputs_ : outputs_).push_back(b); }
+};
+
+class VartEngine final : public core::Engine {
+ public:
+  VartEngine(const std::string& model, const std::map<std::string, std::string>& options) {
+    std::unordered_map<std::string, std::any> runner_options;
+    vart::TensorType in_type = vart::TensorType::HW, out_type = vart::TensorType::HW;
+    for (const auto& [key, value] : options) {
+      if (key == "input_tensor_type") in_type = parse_tensor_type("input_tensor_type", value);
+      if (key == "output_tensor_type") out_type = parse_tensor_type("output_tensor_type", value);
+      runner_options[key] = option_value(key, value);
+    }
+    runner_options.try_emplace("input_tensor_type", std::string(in_type == vart::TensorType::HW ? "HW" : "CPU"));
+    runner_options.try_emplace("output_tensor_type", std::string(out_type == vart::TensorType::HW ? "HW" : "CPU"));
+    runner_options.try_emplace("log_level", std::string("WARNING"));
+
+    runner_ = vart::RunnerFactory::create_runner(vart::RunnerType::VAIML, model, runner_options);
+    if (!runner_) throw std::runtime_error("RunnerFactory::create_runner returned null for '" + model + "'");
+    in_infos_ = runner_->get_tensors_info(vart::TensorDirection::INPUT, in_type);
+    out_infos_ = runner_->get_tensors_info(vart::TensorDirection::OUTPUT, out_type);
+    in_batch_ = runner_->get_batch_size(vart::TensorDirection::INPUT);
+    out_batch_ = runner_->get_batch_size(vart::TensorDirection::OUTPUT);
+    if (in_infos_.empty() || out_infos_.empty()) throw std::runtime_error("the model reports no input or no output tensors");
+    if (in_batch_ == 0 || out_batch_ == 0) throw std::runtime_error("the model reports a batch size of 0");
+    if (in_batch_ != out_batch_) {
+      throw std::runtime_error("input batch size " + std::to_string(in_batch_) + " differs from output batch size " +
+                               std::to_string(out_batch_) + ": not supported yet");
+    }
+
+    info_.engine = "vart";
+    info_.model = model;
+    info_.emulated = vart_engine_emulated();
+    info_.batch_size = in_batch_;
+    info_.model_name = property_string("model_name", model);
+    info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
+    info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
+                        {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"}};
+    for (const auto& i : in_infos_) info_.inputs.push_back(spec(i, in_batch_));
+    for (const auto& o : out_infos_) info_.outputs.push_back(spec(o, out_batch_));
+  }
+
+  const core::EngineInfo& info() const noexcept override { return info_; }
+
+  std::unique_ptr<core::Slot> create_slot() override {
+    auto slot = std::make_unique<VartSlot>();
+    slot->in_rows.assign(in_batch_, {});
+    slot->out_rows.assign(out_batch_, {});
+    allocate(*slot, in_infos_, in_batch_, true);
+    allocate(*slot, out_infos_, out_batch_, false);
+    return slot;
+  }
+
+  Status submit(core::Slot& s) noexcept override {
+    auto& slot = static_cast<VartSlot&>(s);
+    const vart::JobHandle h = runner_->execute_async(slot.in_rows, slot.out_rows);
+    if (h.status == vart::StatusCode::SUCCESS) {
+      slot.job = h;
+      return Status::ok();
+    }
+    if (h.status == vart::StatusCode::RESOURCE_UNAVAILABLE) return Status::busy();
+    return Status::failed("execute_async returned " + status_name(h.status));
+  }
+
+  Status wait(core::Slot& s, std::chrono::microseconds timeout) noexcept override {
+    auto& slot = static_cast<VartSlot&>(s);
+    // VART waits in whole milliseconds: round up so a short wait is never turned into a poll.
+    const std::chrono::milliseconds ms{(timeout.count() + 999) / 1000};
+    const vart::StatusCode st = runner_->wait(slot.job, ms);
+    if (st == vart::StatusCode::SUCCESS) return Status::ok();
+    if (st == vart::StatusCode::JOB_PENDING) return Status::pending();
+    return Status::failed("job_id " + std::to_string(slot.job.job_id) + ": " + status_name(st));
+  }
+
+  Status run(core::Slot& s) noexcept override {
+    auto& slot = static_cast<VartSlot&>(s);
+    const vart::StatusCode st = runner_->execute(slot.in_rows, slot.out_rows);
+    if (st == vart::StatusCode::SUCCESS) return Status::ok();
+    return Status::failed("execute returned " + status_name(st));
+  }
+
+ private:
+  std::string property_string(const std::string& key, const std::string& fallback) const {
+    try {
+      return std::any_cast<std::string>(runner_->get_property(key));
+    } catch (const std::exception&) {
+      return fallback;  // an SDK without this property
+    }
+  }
+
+  static core::TensorSpec spec(const vart::NpuTensorInfo& i, std::size_t batch) {
+    core::TensorSpec t;
+    t.name = i.name;
+    t.dtype = to_dtype(i.data_type, i.name);
+    t.layout = layout_name(i.memory_layout);
+    t.nbytes = i.size_in_bytes * batch;
+    // Rows stack along a leading unit batch axis when there is one, else along a new axis.
+    const bool unit_lead = !i.shape.empty() && i.shape[0] == 1;
+    t.shape.push_back(static_cast<std::int64_t>(batch));
+    for (std::size_t d = unit_lead ? 1 : 0; d < i.shape.size(); ++d) t.shape.push_back(i.shape[d]);
+    return t;
+  }
+
+  void allocate(VartSlot& slot, const std::vector<vart::NpuTensorInfo>& infos, std::size_t batch, bool input) {
+    auto& rows = input ? slot.in_rows : slot.out_rows;
+    for (const auto& info : infos) {
+      vart::NpuTensorInfo whole = info;
+      whole.size = info.size * batch;
+      whole.size_in_bytes = info.size_in_bytes * batch;
+      if (!whole.shape.empty()) whole.shape[0] *= static_cast<std::uint32_t>(batch);
+      vart::NpuTensor parent;
+      try {
+        parent = runner_->allocate_npu_tensor(whole);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("allocate_npu_tensor failed for tensor '" + info.name + "': " + e.what());
+      }
+      auto* base = static_cast<std::byte*>(parent.get_virtual_address());
+      if (base == nullptr) throw std::runtime_error("allocate_npu_tensor gave tensor '" + info.name + "' no virtual address");
+      for (std::size_t b = 0; b < batch; ++b) {
+        rows[b].push_back(runner_->allocate_sub_tensor(parent, info, b * info.size_in_bytes));
+      }
+      slot.add(input, core::Buffer{base, whole.size_in_bytes});
+      slot.parents.push_back(std::move(parent));
+    }
+  }
+
+  std::shared_ptr<vart::Runner> runner_;
+  std::vector<vart::NpuTensorInfo> in_infos_, out_infos_;
+  std::size_t in_batch_ = 0, out_batch_ = 0;
+  core::EngineInfo info_;
+};
+
+}  // namespace
+
+bool vart_engine_emulated() noexcept { return VART_ASYNC_VART_EMULATED != 0; }
+
+std::unique_ptr<core::Engine> create_vart_engine(const std::string& model,
+                                                 const std::map<std::string, std::string>& options) {
+  return std::make_unique<VartEngine>(model, options);
+}
+
+}  // namespace vart_async::engines

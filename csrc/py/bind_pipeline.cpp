@@ -1,0 +1,216 @@
+// Bindings of core::Pipeline: conversions, GIL handling and lifetimes only.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include "core/pipeline.hpp"
+#include "py/engine_capsule.hpp"
+
+namespace pb = pybind11;
+
+namespace vart_async::py {
+namespace {
+
+using core::Pipeline;
+
+// What a numpy view of a slot buffer keeps alive. The slot is released before the engine that
+// allocated it (members are destroyed in reverse order).
+struct SlotOwner {
+  std::shared_ptr<core::Engine> engine;
+  std::shared_ptr<core::Slot> slot;
+};
+
+// Holds the pipeline so close() can free it early (with the GIL released) while Python objects
+// that refer to it still exist.
+class PipelineHandle {
+ public:
+  PipelineHandle(const pb::capsule& engine, std::size_t jobs) {
+    std::shared_ptr<core::Engine> e = engine_from_capsule(engine);
+    // Safe: slot allocation touches only C++ objects.
+    pb::gil_scoped_release release;
+    pipeline_ = std::make_unique<Pipeline>(std::move(e), jobs);
+  }
+  Pipeline& get() {
+    if (!pipeline_) throw std::logic_error("the session is closed");
+    return *pipeline_;
+  }
+  void close() {
+    std::unique_ptr<Pipeline> p = std::move(pipeline_);
+    // Safe: the destructor may wait for in-flight jobs; it never calls into Python.
+    pb::gil_scoped_release release;
+    p.reset();
+  }
+  bool closed() const { return !pipeline_; }
+
+ private:
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+pb::dict spec_dict(const core::TensorSpec& t) {
+  pb::dict d;
+  d["name"] = t.name;
+  d["dtype"] = std::string(core::dtype_name(t.dtype));
+  d["shape"] = pb::tuple(pb::cast(t.shape));
+  d["layout"] = t.layout;
+  d["nbytes"] = t.nbytes;
+  return d;
+}
+
+pb::dict info_dict(const core::EngineInfo& i) {
+  pb::dict d;
+  d["engine"] = i.engine;
+  d["model"] = i.model;
+  d["model_name"] = i.model_name;
+  d["runtime"] = i.runtime;
+  d["emulated"] = i.emulated;
+  d["batch_size"] = i.batch_size;
+  pb::list ins, outs;
+  for (const auto& t : i.inputs) ins.append(spec_dict(t));
+  for (const auto& t : i.outputs) outs.append(spec_dict(t));
+  d["inputs"] = ins;
+  d["outputs"] = outs;
+  pb::dict props;
+  for (const auto& [k, v] : i.properties) props[pb::str(k)] = v;
+  d["properties"] = props;
+  return d;
+}
+
+// numpy has no bfloat16: those buffers are shown as uint16 (same bits).
+pb::dtype numpy_dtype(core::DType t) {
+  return t == core::DType::kBFloat16 ? pb::dtype("uint16") : pb::dtype(std::string(core::dtype_name(t)));
+}
+
+pb::list slot_arrays(PipelineHandle& h, std::size_t k, bool inputs) {
+  Pipeline& p = h.get();
+  auto owner = std::make_unique<SlotOwner>(SlotOwner{p.engine_ptr(), p.slot_ptr(k)});
+  const core::Slot& slot = *owner->slot;
+  const auto& specs = inputs ? p.engine().info().inputs : p.engine().info().outputs;
+  const auto& bufs = inputs ? slot.inputs() : slot.outputs();
+  // One owner object for all arrays of this call: each array's base keeps the slot alive.
+  pb::capsule base(owner.release(), [](void* o) { delete static_cast<SlotOwner*>(o); });
+  pb::list out;
+  for (std::size_t i = 0; i < bufs.size() && i < specs.size(); ++i) {
+    const pb::dtype dt = numpy_dtype(specs[i].dtype);
+    std::vector<pb::ssize_t> shape(specs[i].shape.begin(), specs[i].shape.end());
+    pb::ssize_t count = 1;
+    for (auto d : shape) count *= d;
+    if (static_cast<std::size_t>(count) * static_cast<std::size_t>(dt.itemsize()) != bufs[i].nbytes) {
+      shape = {static_cast<pb::ssize_t>(bufs[i].nbytes / static_cast<std::size_t>(dt.itemsize()))};  // padded layouts
+    }
+    out.append(pb::array(dt, shape, bufs[i].data, base));
+  }
+  return out;
+}
+
+template <typename T, typename F>
+pb::array_t<T> column(const std::vector<core::JobRecord>& jobs, F get) {
+  pb::array_t<T> a(static_cast<pb::ssize_t>(jobs.size()));
+  T* d = a.mutable_data();
+  for (std::size_t i = 0; i < jobs.size(); ++i) d[i] = static_cast<T>(get(jobs[i]));
+  return a;
+}
+
+pb::dict stats_dict(const core::RunStats& s) {
+  pb::dict d;
+  d["submitted"] = s.submitted;
+  d["completed"] = s.completed;
+  d["failed"] = s.failed;
+  d["cancelled"] = s.cancelled;
+  d["busy_retries"] = s.busy_retries;
+  d["max_in_flight"] = s.max_in_flight;
+  d["wall_ns"] = s.wall_ns;
+  d["reason"] = std::string(core::to_string(s.reason));
+  d["message"] = s.message;
+  d["slot"] = column<std::uint32_t>(s.jobs, [](const core::JobRecord& r) { return r.slot; });
+  d["outcome"] = column<std::uint8_t>(s.jobs, [](const core::JobRecord& r) { return r.outcome; });
+  d["t_submit"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_submit; });
+  d["t_started"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_started; });
+  d["t_done"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_done; });
+  return d;
+}
+
+pb::tuple status_tuple(const core::Status& s) {
+  return pb::make_tuple(static_cast<int>(s.code), s.message);
+}
+
+}  // namespace
+
+void bind_pipeline(pb::module_& m) {
+  m.attr("STATUS_OK") = static_cast<int>(core::Status::Code::kOk);
+  m.attr("STATUS_PENDING") = static_cast<int>(core::Status::Code::kPending);
+  m.attr("STATUS_BUSY") = static_cast<int>(core::Status::Code::kBusy);
+  m.attr("STATUS_FAILED") = static_cast<int>(core::Status::Code::kFailed);
+  m.attr("OUTCOME_COMPLETED") = static_cast<int>(core::JobOutcome::kCompleted);
+  m.attr("OUTCOME_FAILED") = static_cast<int>(core::JobOutcome::kFailed);
+  m.attr("OUTCOME_CANCELLED") = static_cast<int>(core::JobOutcome::kCancelled);
+  m.attr("SLOT_IDLE") = static_cast<int>(core::SlotState::kIdle);
+  m.attr("SLOT_IN_FLIGHT") = static_cast<int>(core::SlotState::kInFlight);
+  m.attr("SLOT_ABANDONED") = static_cast<int>(core::SlotState::kAbandoned);
+
+  pb::class_<PipelineHandle>(m, "Pipeline")
+      .def(pb::init<const pb::capsule&, std::size_t>(), pb::arg("engine"), pb::arg("jobs"),
+           "Allocates `jobs` slots on the engine. Releases the GIL.")
+      .def_property_readonly("jobs", [](PipelineHandle& h) { return h.get().jobs(); })
+      .def_property_readonly("closed", &PipelineHandle::closed)
+      .def("info", [](PipelineHandle& h) { return info_dict(h.get().engine().info()); })
+      .def("inputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, true); }, pb::arg("slot"),
+           "numpy views of slot k's input buffers (zero-copy; each keeps the slot alive).")
+      .def("outputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, false); }, pb::arg("slot"),
+           "numpy views of slot k's output buffers (zero-copy; each keeps the slot alive).")
+      .def("state", [](PipelineHandle& h, std::size_t k) { return static_cast<int>(h.get().state(k)); }, pb::arg("slot"))
+      .def(
+          "run",
+          [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
+             std::uint64_t warmup) {
+            Pipeline& p = h.get();
+            core::RunOptions o;
+            o.iterations = iterations;
+            o.time_limit_s = time_limit;
+            o.sync = sync;
+            o.wait_timeout = std::chrono::milliseconds(wait_timeout_ms);
+            o.warmup = warmup;
+            core::RunStats s;
+            {
+              // Safe: the whole run is C++; no Python object is touched until it returns.
+              pb::gil_scoped_release release;
+              s = p.run(o);
+            }
+            return stats_dict(s);
+          },
+          pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
+          "Runs the pipelined loop in C++. Releases the GIL.")
+      .def("cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")
+      .def(
+          "submit",
+          [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms) {
+            Pipeline& p = h.get();
+            core::Status s;
+            {
+              // Safe: retries "busy" in C++ only.
+              pb::gil_scoped_release release;
+              s = p.submit(k, std::chrono::milliseconds(busy_timeout_ms));
+            }
+            return status_tuple(s);
+          },
+          pb::arg("slot"), pb::arg("busy_timeout_ms"), "Submits slot k's job. Releases the GIL.")
+      .def(
+          "wait",
+          [](PipelineHandle& h, std::size_t k, std::int64_t timeout_us) {
+            Pipeline& p = h.get();
+            core::Status s;
+            {
+              // Safe: blocks in the runtime only.
+              pb::gil_scoped_release release;
+              s = p.wait(k, std::chrono::microseconds(timeout_us));
+            }
+            return status_tuple(s);
+          },
+          pb::arg("slot"), pb::arg("timeout_us"), "Waits for slot k's job. Releases the GIL.")
+      .def("close", &PipelineHandle::close, "Frees the slots (waits for jobs in flight). Releases the GIL.");
+}
+
+}  // namespace vart_async::py

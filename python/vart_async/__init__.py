@@ -1,0 +1,66 @@
+"""vart_async: pipelined asynchronous inference on VART-ML (Versal AI Edge Gen 2) and OpenVINO.
+
+Several jobs stay in flight, each with its own preallocated buffers, so the host prepares the next
+job while the accelerator runs the current one. The loop runs in C++ without the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vart_async._engines import ENGINES, EngineStatus
+from vart_async._engines import status as _engine_status
+from vart_async._errors import (
+    EngineError,
+    EngineUnavailableError,
+    Interrupted,
+    JobFailedError,
+    ModelNotFoundError,
+    PipelineClosedError,
+    RunError,
+    VartAsyncError,
+    WaitTimeoutError,
+)
+from vart_async.results import RunResult
+from vart_async.session import Job, Session, SlotView, TensorSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EngineError",
+    "EngineStatus",
+    "EngineUnavailableError",
+    "Interrupted",
+    "Job",
+    "JobFailedError",
+    "ModelNotFoundError",
+    "PipelineClosedError",
+    "RunError",
+    "RunResult",
+    "Session",
+    "SlotView",
+    "TensorSpec",
+    "VartAsyncError",
+    "WaitTimeoutError",
+    "__version__",
+    "available_engines",
+    "open",
+]
+
+
+def open(  # noqa: A001 - the package's entry point, used as vart_async.open()
+    model: str | os.PathLike[str], engine: str = "auto", jobs: int = 2, **options: Any
+) -> Session:
+    """Loads `model` on an engine with `jobs` preallocated job slots.
+
+    engine: "auto" (by the model: .json/.rai/cache dir -> vart, .onnx/.xml -> openvino), "vart"
+    or "openvino". Options go to the engine (vart: input_tensor_type, output_tensor_type,
+    log_level, ...). Use as a context manager.
+    """
+    return Session(model, engine, jobs, **options)
+
+
+def available_engines() -> dict[str, EngineStatus]:
+    """Every engine, whether it can be used here, and whether it is emulated."""
+    return {name: _engine_status(name) for name in ENGINES}

@@ -1,0 +1,136 @@
+"""What a run measured: counts, throughput, latency, and every job's timestamps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from vart_async import _core
+
+#: Percentiles reported everywhere (nearest-rank, like benchmark_app's Python tool).
+PERCENTILES = (50, 90, 99)
+
+
+def percentile(sorted_ms: npt.NDArray[np.float64], p: float) -> float:
+    """Nearest-rank percentile of sorted samples: the ceil(n*p/100)-th smallest."""
+    n = len(sorted_ms)
+    if n == 0:
+        return float("nan")
+    rank = max(1, int(np.ceil(n * p / 100.0)))
+    return float(sorted_ms[min(rank, n) - 1])
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run. Times are seconds since the run started (host steady clock).
+
+    Latency of a job = from just before the host submitted it to when the host saw it done
+    (the wait on it returned), so it includes queueing behind older jobs (FIFO completion).
+    """
+
+    mode: str
+    jobs: int
+    batch_size: int
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    busy_retries: int
+    max_in_flight: int
+    wall_s: float
+    reason: str
+    message: str
+    slot: npt.NDArray[np.uint32] = field(repr=False)
+    outcome: npt.NDArray[np.uint8] = field(repr=False)
+    t_submit: npt.NDArray[np.float64] = field(repr=False)
+    t_started: npt.NDArray[np.float64] = field(repr=False)
+    t_done: npt.NDArray[np.float64] = field(repr=False)
+
+    @classmethod
+    def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
+        def seconds(key: str) -> npt.NDArray[np.float64]:
+            return np.asarray(raw[key], dtype=np.float64) * 1e-9
+
+        t_done = seconds("t_done")
+        t_done[np.asarray(raw["t_done"]) < 0] = np.nan
+        return cls(
+            mode=mode,
+            jobs=jobs,
+            batch_size=batch_size,
+            submitted=int(raw["submitted"]),
+            completed=int(raw["completed"]),
+            failed=int(raw["failed"]),
+            cancelled=int(raw["cancelled"]),
+            busy_retries=int(raw["busy_retries"]),
+            max_in_flight=int(raw["max_in_flight"]),
+            wall_s=int(raw["wall_ns"]) * 1e-9,
+            reason=str(raw["reason"]),
+            message=str(raw["message"]),
+            slot=np.asarray(raw["slot"]),
+            outcome=np.asarray(raw["outcome"]),
+            t_submit=seconds("t_submit"),
+            t_started=seconds("t_started"),
+            t_done=t_done,
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "finished"
+
+    @property
+    def frames(self) -> int:
+        """Frames (batch rows) processed by completed jobs."""
+        return self.completed * self.batch_size
+
+    @property
+    def fps(self) -> float:
+        """Frames per second: completed jobs x batch size / wall time."""
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def jobs_per_s(self) -> float:
+        return self.completed / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def latencies_ms(self) -> npt.NDArray[np.float64]:
+        """Latency of every completed job, in submission order (ms)."""
+        done = self.outcome == _core.OUTCOME_COMPLETED
+        return (self.t_done[done] - self.t_submit[done]) * 1e3
+
+    def latency_stats(self) -> dict[str, float]:
+        lat = np.sort(self.latencies_ms)
+        if len(lat) == 0:
+            nan = float("nan")
+            return {"min": nan, "mean": nan, "p50": nan, "p90": nan, "p99": nan, "max": nan}
+        stats = {"min": float(lat[0]), "mean": float(lat.mean())}
+        stats.update({f"p{p}": percentile(lat, p) for p in PERCENTILES})
+        stats["max"] = float(lat[-1])
+        return stats
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.completed}/{self.submitted} jobs completed, {self.failed} failed, "
+            f"{self.cancelled} cancelled in {self.wall_s:.3f} s"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable report of this run."""
+        return {
+            "mode": self.mode,
+            "jobs": self.jobs,
+            "batch_size": self.batch_size,
+            "submitted": self.submitted,
+            "completed": self.completed,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "busy_retries": self.busy_retries,
+            "max_in_flight": self.max_in_flight,
+            "wall_s": self.wall_s,
+            "throughput_fps": self.fps,
+            "latency_ms": self.latency_stats(),
+            "reason": self.reason,
+            "message": self.message,
+        }

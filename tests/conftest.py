@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "batch_size": 2,
+    "compute_units": 2,
+    "execution_slots": 2,
+    "service_time_us": 0,
+    "inputs": [
+        {"name": "a", "data_type": "UINT8", "shape": [1, 8], "layout": "NC"},
+        {"name": "b", "data_type": "FLOAT32", "shape": [1, 4], "layout": "NC"},
+    ],
+    "outputs": [
+        {"name": "y", "data_type": "INT8", "shape": [1, 16], "layout": "NC"},
+        {"name": "z", "data_type": "FLOAT32", "shape": [1, 3], "layout": "NC"},
+    ],
+}
+
+
+@pytest.fixture
+def descriptor(tmp_path: Path) -> Callable[..., Path]:
+    """Writes an emulator descriptor: TINY updated with the given keys."""
+
+    def make(name: str = "model.json", **changes: Any) -> Path:
+        body = json.loads(json.dumps(TINY))
+        body.update(changes)
+        path = tmp_path / name
+        path.write_text(json.dumps(body))
+        return path
+
+    return make
