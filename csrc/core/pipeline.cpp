@@ -147,13 +147,13 @@ RunStats Pipeline::run(const RunOptions& options, Feed* feed) {
     warm.iterations = options.warmup;
     warm.time_limit_s = 0;
     warm.warmup = 0;
-    RunStats w = run_loop(warm, nullptr);  // warm-up replays the slot buffers as they are
+    RunStats w = run_loop(warm, nullptr, false);  // warm-up replays the slot buffers as they are
     if (w.reason != StopReason::kFinished) {
       w.message = "during warm-up: " + w.message;
       return w;
     }
   }
-  return run_loop(options, feed);
+  return run_loop(options, feed, true);
 }
 
 Status Pipeline::wait_sliced(std::size_t k, milliseconds timeout, bool* abandoned) {
@@ -172,8 +172,16 @@ Status Pipeline::wait_sliced(std::size_t k, milliseconds timeout, bool* abandone
   }
 }
 
-RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed) {
+RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
   RunStats st;
+  // Relaxed stores of plain counters: the only cost the live progress adds to the loop.
+  auto publish = [&] {
+    if (measured) {
+      progress_submitted_.store(st.submitted, std::memory_order_relaxed);
+      progress_completed_.store(st.completed, std::memory_order_relaxed);
+    }
+  };
+  publish();
   const std::size_t n_slots = slots_.size();
   IndexRing free(n_slots), inflight(n_slots);
   for (std::size_t k = 0; k < n_slots; ++k) {
@@ -214,6 +222,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed) {
       stop_with(StopReason::kJobFailed, "job " + std::to_string(rec.seq) + " failed: " + s.message);
     }
     if (feed) feed->done(k, rec.seq, s.is_ok());
+    publish();
   };
 
   if (opt.sync) {

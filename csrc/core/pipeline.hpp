@@ -80,6 +80,7 @@ class Pipeline {
   Pipeline& operator=(const Pipeline&) = delete;
 
   std::size_t jobs() const noexcept { return slots_.size(); }
+  bool running() const noexcept { return running_.load(); }
   Engine& engine() noexcept { return *engine_; }
   const std::shared_ptr<Engine>& engine_ptr() const noexcept { return engine_; }
   Slot& slot(std::size_t k);
@@ -95,6 +96,14 @@ class Pipeline {
   // during the drain stops waiting (those jobs are counted as cancelled and their slots abandoned).
   void cancel() noexcept { cancel_requests_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Live counters of the measured run in progress (or the last one), readable from any thread.
+  struct Progress {
+    std::uint64_t submitted = 0, completed = 0;
+  };
+  Progress progress() const noexcept {
+    return {progress_submitted_.load(std::memory_order_relaxed), progress_completed_.load(std::memory_order_relaxed)};
+  }
+
   // Low level, for callers with their own loop (not while run() is active).
   // submit: slot must be idle; retries "busy" with backoff for up to busy_timeout (kBusy after that).
   Status submit(std::size_t k, std::chrono::milliseconds busy_timeout);
@@ -102,7 +111,7 @@ class Pipeline {
   Status wait(std::size_t k, std::chrono::microseconds timeout);
 
  private:
-  RunStats run_loop(const RunOptions& options, Feed* feed);
+  RunStats run_loop(const RunOptions& options, Feed* feed, bool measured);
   // Waits for slot k's job, sliced so cancel() is seen. kPending = timed out, or abandoned by a
   // second cancel() (then *abandoned is set).
   Status wait_sliced(std::size_t k, std::chrono::milliseconds timeout, bool* abandoned);
@@ -115,6 +124,7 @@ class Pipeline {
   std::atomic<bool> running_{false};
   std::atomic<int> low_level_calls_{0};
   std::atomic<unsigned> cancel_requests_{0};
+  std::atomic<std::uint64_t> progress_submitted_{0}, progress_completed_{0};
 };
 
 }  // namespace vart_async::core

@@ -39,6 +39,7 @@ class PipelineHandle {
     return *pipeline_;
   }
   void close() {
+    if (pipeline_ && pipeline_->running()) throw std::logic_error("the session is running: cancel() the run first");
     std::unique_ptr<Pipeline> p = std::move(pipeline_);
     // Safe: the destructor may wait for in-flight jobs; it never calls into Python.
     pb::gil_scoped_release release;
@@ -184,6 +185,13 @@ void bind_pipeline(pb::module_& m) {
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
           "Runs the pipelined loop in C++. Releases the GIL.")
       .def("cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")
+      .def(
+          "progress",
+          [](PipelineHandle& h) {
+            const auto p = h.get().progress();
+            return pb::make_tuple(p.submitted, p.completed);
+          },
+          "(submitted, completed) of the run in progress; callable from any thread.")
       .def(
           "submit",
           [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms) {

@@ -169,6 +169,8 @@ class Session:
         *,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
         warmup: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+        progress_interval: float = 0.25,
     ) -> RunResult:
         """Runs jobs over the slots' current inputs, entirely in C++ with the GIL released.
 
@@ -176,6 +178,9 @@ class Session:
         every slot in flight (prime, steady state, drain); sync runs one job at a time. Jobs that
         fail or time out raise a RunError carrying the partial result; Ctrl-C drains what is in
         flight and raises Interrupted (a KeyboardInterrupt) carrying it.
+
+        `progress(submitted, completed)` is called every `progress_interval` seconds from the
+        calling thread while the run goes on (never from the C++ loop).
         """
         if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int)
                                        or iterations < 1):
@@ -191,10 +196,13 @@ class Session:
         if warmup < 0:
             raise ValueError(f"warmup must be >= 0 (got {warmup!r})")
         pipe = self._native()
+        report = None if progress is None else (lambda: progress(*pipe.progress()))
         raw, interrupted = _run_interruptible(
             lambda: pipe.run(iterations or 0, float(time_limit or 0.0), mode == "sync",
                              max(1, math.ceil(wait_timeout * 1000)), warmup),
             pipe.cancel,
+            report,
+            progress_interval,
         )
         result = RunResult.from_native(raw, mode=mode, jobs=self.jobs, batch_size=self.batch_size)
         if interrupted:
@@ -226,14 +234,19 @@ class Session:
         return Job(self, slot)
 
 
-def _run_interruptible(fn: Callable[[], T], cancel: Callable[[], None]) -> tuple[T, bool]:
+def _run_interruptible(
+    fn: Callable[[], T],
+    cancel: Callable[[], None],
+    report: Callable[[], None] | None = None,
+    interval: float = 0.25,
+) -> tuple[T, bool]:
     """Runs `fn` (which releases the GIL) so that Ctrl-C in the main thread can cancel it.
 
     Python only handles signals in the main thread between bytecodes, so the native run goes to a
-    worker thread while the main thread waits interruptibly; Ctrl-C calls `cancel` (a second
-    Ctrl-C stops the drain) and the partial result still comes back.
+    worker thread while the calling thread waits interruptibly, calling `report` every `interval`;
+    Ctrl-C calls `cancel` (a second Ctrl-C stops the drain) and the partial result still comes back.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if report is None and threading.current_thread() is not threading.main_thread():
         return fn(), False
     box: dict[str, Any] = {}
 
@@ -248,7 +261,9 @@ def _run_interruptible(fn: Callable[[], T], cancel: Callable[[], None]) -> tuple
     interrupted = False
     while worker.is_alive():
         try:
-            worker.join(0.25)
+            worker.join(interval)
+            if report is not None and worker.is_alive():
+                report()
         except KeyboardInterrupt:
             interrupted = True
             cancel()

@@ -299,7 +299,7 @@ TEST(Pipeline, WarmupIsExcluded) {
 class CountingFeed final : public Feed {
  public:
   std::uint64_t limit = 6;
-  std::vector<std::uint64_t> filled, done;
+  std::vector<std::uint64_t> filled, finished;
   bool fill(std::size_t, std::uint64_t seq) override {
     if (seq >= limit) return false;
     filled.push_back(seq);
@@ -307,7 +307,7 @@ class CountingFeed final : public Feed {
   }
   void done(std::size_t, std::uint64_t seq, bool ok) override {
     EXPECT_TRUE(ok);
-    this->done.push_back(seq);
+    finished.push_back(seq);
   }
 };
 
@@ -319,7 +319,7 @@ TEST(Pipeline, FeedEndsTheRunAndSeesOutputsInOrder) {
   const RunStats s = p.run(o, &feed);
   EXPECT_EQ(s.submitted, 6u);
   EXPECT_EQ(feed.filled, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
-  EXPECT_EQ(feed.done, feed.filled);
+  EXPECT_EQ(feed.finished, feed.filled);
 }
 
 TEST(Pipeline, LowLevelSubmitWait) {
