@@ -28,8 +28,8 @@ def test_session_reports_emulation(descriptor):
 
 def test_import_needs_no_runtime():
     """`import vart_async` loads no engine module (they load when chosen)."""
-    code = "import sys, vart_async; print(sorted(m for m in sys.modules if m.startswith('vart_async._')))"
+    code = "import sys, vart_async; print(sorted(m for m in sys.modules if 'vart' in m or 'openvino' in m))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "_vart" not in out
-    assert "_openvino" not in out
-    assert "openvino" not in [m.split(".")[0] for m in sys.modules if m == "openvino"]
+    loaded = eval(out)  # a printed list of module names
+    assert "vart_async" in loaded
+    assert not [m for m in loaded if m in ("vart_async._vart", "vart_async._openvino") or m.startswith("openvino")]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -13,7 +15,8 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _core, _engines
+from vart_async import _core, _engines, _staging
+from vart_async._completion import Callback, CompletionQueue, QueuedJob
 from vart_async._errors import (
     EngineError,
     Interrupted,
@@ -128,6 +131,8 @@ class Session:
         self.slots = tuple(
             SlotView(k, tuple(self._pipe.inputs(k)), tuple(self._pipe.outputs(k))) for k in range(jobs)
         )
+        self._busy_timeout_ms = math.ceil(DEFAULT_WAIT_TIMEOUT_S * 1000)
+        self._queue: CompletionQueue | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------
     @property
@@ -139,9 +144,18 @@ class Session:
         return bool(self._pipe.closed)
 
     def close(self) -> None:
-        """Frees the slots once no job uses them. Slot arrays you still hold stay valid."""
-        if not self._pipe.closed:
-            self._pipe.close()
+        """Drains submitted jobs, then frees the slots. Slot arrays you still hold stay valid.
+
+        Raises a callback's stored exception, if one is still pending.
+        """
+        if self._pipe.closed:
+            return
+        queue, self._queue = self._queue, None
+        if queue is not None:
+            queue.close()
+        self._pipe.close()
+        if queue is not None:
+            queue.raise_pending()
 
     def __enter__(self) -> Session:
         return self
@@ -149,7 +163,11 @@ class Session:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:
+            if exc is None:  # never hide the exception that is already on its way out
+                raise
 
     def __repr__(self) -> str:
         kind = " (emulated)" if self.emulated else ""
@@ -214,11 +232,26 @@ class Session:
         """Stops a run() in progress in another thread: no new submissions, in-flight jobs drain."""
         self._native().cancel()
 
-    def submit(self, slot: int, *, busy_timeout: float = DEFAULT_WAIT_TIMEOUT_S) -> Job:
-        """Starts a job on `slot` with its current inputs; returns at once. Releases the GIL.
+    def submit(
+        self, slot_or_inputs: Any, *, callback: Callback | None = None,
+        busy_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
+    ) -> Any:
+        """Starts a job and returns at once (the GIL is released while the runtime is called).
 
-        "Busy" answers from the runtime are retried with backoff for up to `busy_timeout` seconds.
+        `submit(k)` runs slot k with whatever its input arrays hold and returns a `Job` (your own
+        loop: wait on it before you touch slot k). `submit(inputs, callback=fn)` copies `inputs` (an
+        array, a list of arrays or a name→array dict) into a free slot — waiting for one if all are
+        in flight — and returns a `QueuedJob`; one completion thread collects jobs in order and calls
+        `fn(outputs, job)` with zero-copy views of the outputs, valid during the call (without a
+        callback, `job.wait()` returns a copy). A callback's exception is raised once, with its type,
+        at the next sync point (submit, wait_all, a job's wait, close). Don't mix the two forms on
+        one session. "Busy" answers are retried with backoff for up to `busy_timeout` seconds.
         """
+        if isinstance(slot_or_inputs, bool) or not isinstance(slot_or_inputs, int):
+            return self._queued(slot_or_inputs, callback)
+        if callback is not None:
+            raise ValueError("callback= goes with submit(inputs); submit(k) returns a Job to wait on")
+        slot = slot_or_inputs
         if not 0 <= slot < self.jobs:
             raise ValueError(f"slot must be in 0..{self.jobs - 1} (got {slot})")
         if self._pipe.closed:
@@ -232,6 +265,99 @@ class Session:
         if code != _core.STATUS_OK:
             raise EngineError(f"submission on slot {slot} was refused: {message}")
         return Job(self, slot)
+
+    def _queued(self, inputs: Any, callback: Callback | None,
+                on_error: Callable[[BaseException], None] | None = None) -> QueuedJob:
+        self._native()
+        if self._queue is None:
+            self._queue = CompletionQueue(self)
+        return self._queue.submit(inputs, callback, on_error)
+
+    def _stage(self, slot: int, inputs: Any) -> None:
+        _staging.stage(self.slots[slot].inputs, inputs, self.inputs)
+
+    def wait_all(self) -> None:
+        """Waits for every job from submit(inputs); raises a pending callback or job error."""
+        if self._queue is not None:
+            self._queue.wait_all()
+
+    def stream(self, frames: Iterable[Any], *, copy: bool = True) -> Iterator[list[npt.NDArray[Any]]]:
+        """Runs one job per frame and yields each job's outputs in frame order.
+
+        Each frame (an array, a list of arrays or a name→array dict) is copied into a free slot's
+        input buffers; the pipeline is kept full (up to `jobs` in flight) while you consume outputs.
+        copy=False yields the slot's own output arrays (zero-copy), valid until you ask for the next
+        result — keep a copy of what you need beyond that.
+        """
+        pipe = self._native()
+        if self._queue is not None:
+            self._queue.wait_all()
+        free: deque[int] = deque(range(self.jobs))
+        inflight: deque[int] = deque()
+        it = iter(frames)
+        more = True
+        try:
+            while True:
+                while more and free:
+                    try:
+                        frame = next(it)
+                    except StopIteration:
+                        more = False
+                        break
+                    k = free[0]
+                    self._stage(k, frame)
+                    code, message = pipe.submit(k, self._busy_timeout_ms)
+                    if code != _core.STATUS_OK:
+                        raise EngineError(f"submission on slot {k} was refused: {message or 'runtime busy'}")
+                    inflight.append(free.popleft())
+                if not inflight:
+                    return
+                k = inflight[0]
+                code, message = pipe.wait(k, 1_000_000)
+                while code == _core.STATUS_PENDING:
+                    code, message = pipe.wait(k, 1_000_000)
+                inflight.popleft()
+                if code != _core.STATUS_OK:
+                    free.append(k)
+                    raise JobFailedError(f"job on slot {k} failed: {message}")
+                outputs = list(self.slots[k].outputs)
+                if copy:
+                    free.append(k)
+                    yield [o.copy() for o in outputs]
+                else:
+                    yield outputs
+                    free.append(k)  # only now can nothing see the slot's outputs any more
+        finally:
+            for k in inflight:  # an abandoned generator still waits for its jobs
+                while pipe.wait(k, 1_000_000)[0] == _core.STATUS_PENDING:
+                    pass
+
+    async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
+        """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[npt.NDArray[Any]]] = loop.create_future()
+
+        def deliver(outputs: list[npt.NDArray[Any]], job: QueuedJob) -> None:  # completion thread
+            copies = [o.copy() for o in outputs]
+            loop.call_soon_threadsafe(_settle, fut, copies, None)
+
+        def fail(error: BaseException) -> None:  # completion thread
+            loop.call_soon_threadsafe(_settle, fut, None, error)
+
+        if self._queue is not None and self._queue.has_free_slot():
+            self._queued(inputs, deliver, fail)
+        else:  # all slots busy (or first use): wait for one off the event loop
+            await loop.run_in_executor(None, self._queued, inputs, deliver, fail)
+        return await fut
+
+
+def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if fut.cancelled():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(value)
 
 
 def _run_interruptible(

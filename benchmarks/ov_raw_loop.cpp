@@ -1,0 +1,155 @@
+// ov_raw_loop: the fastest plain C++ async loop over OpenVINO we know how to write — "our limit"
+// when comparing vart_async's OpenVINO engine with benchmark_app and AsyncInferQueue.
+//
+//   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [PROPERTY=VALUE ...]
+//
+// PROPERTY=VALUE pairs go to compile_model as OpenVINO properties (strings), e.g.
+//   PERFORMANCE_HINT=LATENCY NUM_STREAMS=2 INFERENCE_NUM_THREADS=2 INFERENCE_PRECISION_HINT=f32
+//   ENABLE_CPU_PINNING=NO
+// (with no PERFORMANCE_HINT the device default applies, like vart_async's hint="none").
+//
+// What it does: K infer requests, each with 64-byte-aligned input and output buffers wrapped once
+// as ov::Tensors and set once (benchmark_app's inference-only mode; inputs are zeros). One warm-up
+// round, then: prime all K, and in FIFO order wait for the oldest request and restart it until
+// the time is up, then drain. Duration = first submit to the last completion seen by the host
+// (vart_async's definition). Prints one JSON object: iterations, duration_s, fps, mean_latency_us
+// (submit to completion seen), jobs and the compiled model's properties.
+//
+// How it is built: no CMake target. benchmarks/ov_raw_loop.py compiles it against the installed
+// openvino wheel at benchmark time (`python benchmarks/ov_raw_loop.py --build-only` prints the
+// g++ command), i.e.
+//   g++ -O2 -std=c++17 -I$OV/include benchmarks/ov_raw_loop.cpp $OV/libs/libopenvino.so.2641 \
+//       -Wl,-rpath,$OV/libs -o ov_raw_loop          (OV = the openvino package folder)
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openvino/openvino.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr, "ov_raw_loop: %s\nusage: ov_raw_loop MODEL [--jobs K] [--time S] [--device D] [KEY=VALUE ...]\n",
+               why);
+  std::exit(2);
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage("no model given");
+  const std::string model_path = argv[1];
+  std::size_t jobs = 2;
+  double seconds = 3.0;
+  std::string device = "CPU";
+  ov::AnyMap config;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--jobs" && has_value) {
+      jobs = std::strtoul(argv[++i], nullptr, 10);
+    } else if (arg == "--time" && has_value) {
+      seconds = std::strtod(argv[++i], nullptr);
+    } else if (arg == "--device" && has_value) {
+      device = argv[++i];
+    } else if (arg.find('=') != std::string::npos) {
+      config[arg.substr(0, arg.find('='))] = arg.substr(arg.find('=') + 1);
+    } else {
+      usage(("unexpected argument " + arg).c_str());
+    }
+  }
+  if (jobs == 0 || !(seconds > 0)) usage("--jobs must be >= 1 and --time > 0");
+
+  try {
+    ov::Core core;
+    ov::CompiledModel compiled = core.compile_model(model_path, device, config);
+
+    std::vector<std::unique_ptr<void, FreeDeleter>> memory;
+    std::vector<ov::InferRequest> requests(jobs);
+    auto wrap = [&](const ov::Output<const ov::Node>& port) {
+      const std::size_t size = ov::shape_size(port.get_shape()) * port.get_element_type().size();
+      const std::size_t bytes = std::max<std::size_t>(64, (size + 63) / 64 * 64);
+      memory.emplace_back(std::aligned_alloc(64, bytes));
+      std::memset(memory.back().get(), 0, bytes);
+      return ov::Tensor(port.get_element_type(), port.get_shape(), memory.back().get());
+    };
+    for (auto& r : requests) {
+      r = compiled.create_infer_request();
+      for (std::size_t i = 0; i < compiled.inputs().size(); ++i) r.set_input_tensor(i, wrap(compiled.input(i)));
+      for (std::size_t i = 0; i < compiled.outputs().size(); ++i) r.set_output_tensor(i, wrap(compiled.output(i)));
+    }
+
+    for (auto& r : requests) r.start_async();  // warm-up round
+    for (auto& r : requests) r.wait();
+
+    std::vector<Clock::time_point> submitted(jobs);
+    std::uint64_t iterations = 0;
+    double latency_sum_us = 0;
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    for (std::size_t k = 0; k < jobs; ++k) {
+      submitted[k] = Clock::now();
+      requests[k].start_async();
+    }
+    Clock::time_point last_done = start;
+    std::size_t in_flight = jobs;
+    for (std::size_t k = 0; in_flight > 0; k = (k + 1) % jobs) {
+      requests[k].wait();
+      last_done = Clock::now();
+      ++iterations;
+      latency_sum_us += std::chrono::duration<double, std::micro>(last_done - submitted[k]).count();
+      if (last_done < deadline) {
+        submitted[k] = Clock::now();
+        requests[k].start_async();
+      } else {
+        --in_flight;
+      }
+    }
+    const double duration = std::chrono::duration<double>(last_done - start).count();
+
+    std::printf("{\"tool\": \"ov_raw_loop\", \"openvino\": \"%s\", \"model\": \"%s\", \"device\": \"%s\", "
+                "\"jobs\": %zu, \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
+                "\"mean_latency_us\": %.3f, \"properties\": {",
+                json_escape(ov::get_openvino_version().buildNumber).c_str(), json_escape(model_path).c_str(),
+                json_escape(device).c_str(), jobs, static_cast<unsigned long long>(iterations), duration,
+                iterations / duration, latency_sum_us / static_cast<double>(iterations));
+    const char* const keys[] = {"NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
+                                "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};
+    bool first = true;
+    for (const char* key : keys) {
+      try {
+        const std::string value = compiled.get_property(key).as<std::string>();
+        std::printf("%s\"%s\": \"%s\"", first ? "" : ", ", key, json_escape(value).c_str());
+        first = false;
+      } catch (const std::exception&) {
+        // not reported by this device
+      }
+    }
+    std::printf("}}\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ov_raw_loop: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,476 @@
+#include "engines/openvino/openvino_engine.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <openvino/core/layout.hpp>
+#include <openvino/core/version.hpp>
+#include <openvino/openvino.hpp>
+
+#ifndef VART_ASYNC_OPENVINO_VERSION
+#error "VART_ASYNC_OPENVINO_VERSION (the pinned OpenVINO release) must be defined by the build"
+#endif
+
+namespace vart_async::engines {
+namespace {
+
+using core::DType;
+using core::Status;
+
+constexpr std::size_t kAlign = 64;  // cache line / AVX-512 vector
+
+// OpenVINO messages start with "Exception from src/...cpp:NN:" lines that mean nothing to a user.
+std::string clean_message(const char* what) {
+  std::string out, line;
+  const std::string text = what ? what : "";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    line = text.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    if (line.empty() || line.rfind("Exception from ", 0) == 0) continue;
+    if (!out.empty()) out += ' ';
+    out += line;
+  }
+  return out.empty() ? text : out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return s.substr(b, e - b);
+}
+
+long long parse_int(const std::string& key, const std::string& value, long long min) {
+  std::size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (value.empty() || used != value.size() || n < min) {
+    throw std::invalid_argument("option " + key + " must be an integer >= " + std::to_string(min) + " (got '" +
+                                value + "')");
+  }
+  return n;
+}
+
+bool parse_yes_no(const std::string& key, const std::string& value) {
+  const std::string v = lower(value);
+  if (v == "yes" || v == "true" || v == "1") return true;
+  if (v == "no" || v == "false" || v == "0") return false;
+  throw std::invalid_argument("option " + key + " must be yes or no (got '" + value + "')");
+}
+
+// "name:[1,3,224,224],other[1,8]" or "[1,3,224,224]" -> (name or "", dims) pairs.
+std::vector<std::pair<std::string, ov::Shape>> parse_shapes(const std::string& text) {
+  std::vector<std::pair<std::string, ov::Shape>> out;
+  const auto bad = [&](const std::string& why) {
+    return std::invalid_argument("option shape: " + why + " in '" + text +
+                                 "' (expected e.g. 'input:[1,3,224,224]', several separated by commas)");
+  };
+  std::size_t pos = 0;
+  for (;;) {
+    while (pos < text.size() && (text[pos] == ',' || std::isspace(static_cast<unsigned char>(text[pos])))) ++pos;
+    if (pos == text.size()) break;
+    const std::size_t lb = text.find('[', pos);
+    if (lb == std::string::npos) throw bad("no '[' after '" + text.substr(pos) + "'");
+    const std::size_t rb = text.find(']', lb);
+    if (rb == std::string::npos) throw bad("no closing ']'");
+    std::string name = trim(text.substr(pos, lb - pos));
+    if (!name.empty() && name.back() == ':') name = trim(name.substr(0, name.size() - 1));
+    ov::Shape dims;
+    std::size_t d = lb + 1;
+    while (d <= rb) {
+      std::size_t comma = text.find(',', d);
+      if (comma == std::string::npos || comma > rb) comma = rb;
+      const std::string item = trim(text.substr(d, comma - d));
+      if (item.empty() && comma == rb && dims.empty()) break;  // "[]": a scalar
+      std::size_t used = 0;
+      long long n = -1;
+      try {
+        n = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (item.empty() || used != item.size() || n < 1) throw bad("'" + item + "' is not a dimension >= 1");
+      dims.push_back(static_cast<std::size_t>(n));
+      d = comma + 1;
+    }
+    out.emplace_back(std::move(name), std::move(dims));
+    pos = rb + 1;
+  }
+  if (out.empty()) throw bad("no shape given");
+  return out;
+}
+
+DType to_dtype(const ov::element::Type& t, const std::string& tensor) {
+  switch (static_cast<ov::element::Type_t>(t)) {
+    case ov::element::Type_t::boolean: return DType::kBool;
+    case ov::element::Type_t::i8: return DType::kInt8;
+    case ov::element::Type_t::u8: return DType::kUInt8;
+    case ov::element::Type_t::i16: return DType::kInt16;
+    case ov::element::Type_t::u16: return DType::kUInt16;
+    case ov::element::Type_t::bf16: return DType::kBFloat16;
+    case ov::element::Type_t::f16: return DType::kFloat16;
+    case ov::element::Type_t::i32: return DType::kInt32;
+    case ov::element::Type_t::u32: return DType::kUInt32;
+    case ov::element::Type_t::f32: return DType::kFloat32;
+    case ov::element::Type_t::i64: return DType::kInt64;
+    case ov::element::Type_t::u64: return DType::kUInt64;
+    default: break;
+  }
+  throw std::runtime_error("tensor '" + tensor + "' has element type " + t.get_type_name() +
+                           ", which vart_async does not handle (supported: boolean, i8, u8, i16, u16, bf16, f16, "
+                           "i32, u32, f32, i64, u64)");
+}
+
+std::string port_name(const ov::Output<const ov::Node>& port, const char* kind, std::size_t i) {
+  return port.get_names().empty() ? std::string(kind) + std::to_string(i) : port.get_any_name();
+}
+std::string port_name(const ov::Output<ov::Node>& port, const char* kind, std::size_t i) {
+  return port.get_names().empty() ? std::string(kind) + std::to_string(i) : port.get_any_name();
+}
+
+// "[N,C,H,W]" -> "NCHW"; empty when the model sets no layout.
+std::string layout_text(const ov::Output<const ov::Node>& port) {
+  const ov::Layout l = ov::layout::get_layout(port);
+  if (l.empty()) return {};
+  std::string s = l.to_string();
+  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '[' || c == ']' || c == ','; }), s.end());
+  return s;
+}
+
+// What the options ask for: compile_model's properties, plus what is applied elsewhere.
+struct Settings {
+  std::string device = "CPU", shape, cache_dir;
+  ov::AnyMap config;
+};
+
+bool is_upper_key(const std::string& key) {
+  return !key.empty() &&
+         std::none_of(key.begin(), key.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)) != 0; });
+}
+
+Settings parse_options(const std::map<std::string, std::string>& options) {
+  Settings settings;
+  std::string hint;
+  bool manual_knobs = false;  // streams, threads, pin: benchmark_app takes them only with hint none
+  for (const auto& [key, value] : options) {
+    const std::string v = lower(trim(value));
+    if (key == "device") {
+      settings.device = trim(value);
+      if (settings.device.empty()) throw std::invalid_argument("option device must not be empty");
+    } else if (key == "hint") {
+      if (v != "throughput" && v != "latency" && v != "cumulative_throughput" && v != "none") {
+        throw std::invalid_argument("option hint must be throughput, latency, cumulative_throughput or none (got '" +
+                                    value + "')");
+      }
+      hint = v;
+    } else if (key == "num_requests") {
+      settings.config.emplace(ov::hint::num_requests(static_cast<std::uint32_t>(parse_int(key, value, 1))));
+    } else if (key == "streams") {
+      const ov::streams::Num n = v == "auto"   ? ov::streams::AUTO
+                                 : v == "numa" ? ov::streams::NUMA
+                                               : ov::streams::Num(static_cast<int>(parse_int(key, value, 1)));
+      settings.config.emplace(ov::num_streams(n));
+      manual_knobs = true;
+    } else if (key == "threads") {
+      settings.config.emplace(ov::inference_num_threads(static_cast<int>(parse_int(key, value, 1))));
+      manual_knobs = true;
+    } else if (key == "pin") {
+      settings.config.emplace(ov::hint::enable_cpu_pinning(parse_yes_no(key, value)));
+      manual_knobs = true;
+    } else if (key == "precision") {
+      if (v != "f32" && v != "bf16" && v != "f16") {
+        throw std::invalid_argument("option precision must be f32, bf16 or f16 (got '" + value + "')");
+      }
+      settings.config.emplace(ov::hint::inference_precision(v == "f32"    ? ov::element::f32
+                                                       : v == "bf16" ? ov::element::bf16
+                                                                     : ov::element::f16));
+    } else if (key == "cache_dir") {
+      settings.cache_dir = value;
+    } else if (key == "shape") {
+      settings.shape = value;
+    } else if (is_upper_key(key)) {
+      settings.config[key] = value;  // a raw OpenVINO property: the plugin parses the string (and it wins)
+    } else {
+      throw std::invalid_argument("unknown option '" + key +
+                                  "' for the openvino engine (known: device, hint, num_requests, streams, threads, "
+                                  "precision, cache_dir, pin, shape, or an OpenVINO property in upper case)");
+    }
+  }
+  if (hint.empty()) hint = manual_knobs ? "none" : "throughput";
+  if (manual_knobs && hint != "none") {
+    throw std::invalid_argument("options streams, threads and pin need hint='none' (as in benchmark_app); got hint='" +
+                                hint + "'");
+  }
+  using Mode = ov::hint::PerformanceMode;
+  if (hint != "none") {
+    settings.config.emplace(ov::hint::performance_mode(hint == "latency"      ? Mode::LATENCY
+                                                  : hint == "throughput" ? Mode::THROUGHPUT
+                                                                         : Mode::CUMULATIVE_THROUGHPUT));
+  }
+  return settings;
+}
+
+struct AlignedFree {
+  void operator()(std::byte* p) const noexcept { std::free(p); }
+};
+using AlignedBytes = std::unique_ptr<std::byte, AlignedFree>;
+
+// Member order matters: the request is destroyed first (it stops any job still running), and only
+// then the tensors and the memory it reads and writes.
+class OvSlot final : public core::Slot {
+ public:
+  std::vector<AlignedBytes> memory;
+  std::vector<ov::Tensor> tensors;
+  ov::InferRequest request;
+
+  void add(bool input, core::Buffer b) { (input ? inputs_ : outputs_).push_back(b); }
+};
+
+class OpenVinoEngine final : public core::Engine {
+ public:
+  OpenVinoEngine(const std::string& model_path, const std::map<std::string, std::string>& options) {
+    Settings settings = parse_options(options);
+    const std::string suffix = lower(model_path.substr(std::min(model_path.size(), model_path.rfind('.'))));
+    if (suffix != ".onnx" && suffix != ".xml") {
+      throw std::invalid_argument("the openvino engine loads ONNX (.onnx) and OpenVINO IR (.xml) models, not '" +
+                                  model_path + "'");
+    }
+
+    if (!settings.cache_dir.empty()) core_.set_property(ov::cache_dir(settings.cache_dir));
+    std::shared_ptr<ov::Model> model = core_.read_model(model_path);
+    if (!settings.shape.empty()) reshape(*model, parse_shapes(settings.shape));
+    require_static(*model);
+    compiled_ = core_.compile_model(model, settings.device, settings.config);
+
+    info_.engine = "openvino";
+    info_.model = model_path;
+    // The ONNX frontend names every model "onnx_Frontend_IR": the file's stem says more.
+    const std::size_t slash = model_path.find_last_of('/');
+    const std::string file = slash == std::string::npos ? model_path : model_path.substr(slash + 1);
+    info_.model_name = file.substr(0, file.rfind('.'));
+    info_.emulated = false;
+    info_.runtime = "OpenVINO " + openvino_runtime_version() + " (" + settings.device + ")";
+    const auto& ins = compiled_.inputs();
+    const auto& outs = compiled_.outputs();
+    for (std::size_t i = 0; i < ins.size(); ++i) info_.inputs.push_back(spec(ins[i], port_name(ins[i], "input", i)));
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      info_.outputs.push_back(spec(outs[i], port_name(outs[i], "output", i)));
+    }
+    if (info_.inputs.empty() || info_.outputs.empty()) throw std::runtime_error("the model has no inputs or no outputs");
+    info_.batch_size = info_.inputs[0].shape.empty() ? 1 : static_cast<std::size_t>(info_.inputs[0].shape[0]);
+    report_properties(settings.device);
+  }
+
+  const core::EngineInfo& info() const noexcept override { return info_; }
+
+  // The tensors are set once here and never again: the steady state only refills their memory.
+  std::unique_ptr<core::Slot> create_slot() override {
+    auto slot = std::make_unique<OvSlot>();
+    try {
+      slot->request = compiled_.create_infer_request();
+      const auto& ins = compiled_.inputs();
+      const auto& outs = compiled_.outputs();
+      for (std::size_t i = 0; i < ins.size(); ++i) {
+        slot->request.set_input_tensor(i, wrap(*slot, ins[i], info_.inputs[i], true));
+      }
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        slot->request.set_output_tensor(i, wrap(*slot, outs[i], info_.outputs[i], false));
+      }
+    } catch (const std::exception& e) {  // only standard types may cross into the core's module
+      throw std::runtime_error("cannot create an OpenVINO infer request: " + clean_message(e.what()));
+    }
+    return slot;
+  }
+
+  // The hot path: no allocation, no tensor or property calls. OpenVINO queues requests beyond the
+  // device's streams itself, so it never answers "busy".
+  Status submit(core::Slot& s) noexcept override {
+    auto& slot = static_cast<OvSlot&>(s);
+    try {
+      slot.request.start_async();
+      return Status::ok();
+    } catch (const std::exception& e) {
+      return Status::failed("start_async: " + clean_message(e.what()));
+    } catch (...) {
+      return Status::failed("start_async: unknown error");
+    }
+  }
+
+  Status wait(core::Slot& s, std::chrono::microseconds timeout) noexcept override {
+    auto& slot = static_cast<OvSlot&>(s);
+    // OpenVINO waits in whole milliseconds: round up so a short wait never becomes a poll.
+    // (A negative wait would trip an OpenVINO assertion: treat it as a poll.)
+    const std::chrono::milliseconds ms{timeout.count() > 0 ? (timeout.count() + 999) / 1000 : 0};
+    try {
+      return slot.request.wait_for(ms) ? Status::ok() : Status::pending();
+    } catch (const std::exception& e) {  // wait_for rethrows the job's own failure
+      return Status::failed(clean_message(e.what()));
+    } catch (...) {
+      return Status::failed("inference failed with an unknown error");
+    }
+  }
+
+  Status run(core::Slot& s) noexcept override {
+    auto& slot = static_cast<OvSlot&>(s);
+    try {
+      slot.request.infer();
+      return Status::ok();
+    } catch (const std::exception& e) {
+      return Status::failed(clean_message(e.what()));
+    } catch (...) {
+      return Status::failed("inference failed with an unknown error");
+    }
+  }
+
+ private:
+  static void reshape(ov::Model& model, const std::vector<std::pair<std::string, ov::Shape>>& shapes) {
+    std::map<ov::Output<ov::Node>, ov::PartialShape> target;
+    for (const auto& [name, dims] : shapes) {
+      if (name.empty()) {
+        if (model.inputs().size() != 1) {
+          throw std::invalid_argument("option shape: the model has " + std::to_string(model.inputs().size()) +
+                                      " inputs: name each one, e.g. 'input:[1,3,224,224]'");
+        }
+        target[model.input(0)] = ov::PartialShape(dims);
+        continue;
+      }
+      bool found = false;
+      for (const auto& port : model.inputs()) {
+        if (port.get_names().count(name) != 0) {
+          target[port] = ov::PartialShape(dims);
+          found = true;
+        }
+      }
+      if (!found) {
+        std::string known;
+        for (std::size_t i = 0; i < model.inputs().size(); ++i) {
+          known += (i ? ", " : "") + port_name(model.input(i), "input", i);
+        }
+        throw std::invalid_argument("option shape: the model has no input '" + name + "' (its inputs: " + known + ")");
+      }
+    }
+    try {
+      model.reshape(target);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument("option shape: the model cannot take these shapes: " + clean_message(e.what()));
+    }
+  }
+
+  static void require_static(const ov::Model& model) {
+    for (std::size_t i = 0; i < model.inputs().size(); ++i) {
+      const ov::PartialShape& ps = model.input(i).get_partial_shape();
+      if (ps.is_static()) continue;
+      const std::string name = port_name(model.input(i), "input", i);
+      std::string example;
+      if (ps.rank().is_static()) {
+        for (std::size_t d = 0; d < ps.size(); ++d) {
+          example += (d ? "," : "") + (ps[d].is_static() ? std::to_string(ps[d].get_length()) : std::string("1"));
+        }
+      } else {
+        example = "1,...";
+      }
+      throw std::runtime_error("input '" + name + "' has a dynamic shape " + ps.to_string() +
+                               "; the openvino engine needs static shapes: give one with the shape option, e.g. "
+                               "shape='" + name + ":[" + example + "]'");
+    }
+    for (std::size_t i = 0; i < model.outputs().size(); ++i) {
+      const ov::PartialShape& ps = model.output(i).get_partial_shape();
+      if (ps.is_dynamic()) {
+        throw std::runtime_error("output '" + port_name(model.output(i), "output", i) + "' has a dynamic shape " +
+                                 ps.to_string() + " even with static inputs: not supported (job slots need fixed-size "
+                                 "output buffers)");
+      }
+    }
+  }
+
+  static core::TensorSpec spec(const ov::Output<const ov::Node>& port, std::string name) {
+    core::TensorSpec t;
+    t.dtype = to_dtype(port.get_element_type(), name);
+    t.name = std::move(name);
+    const ov::Shape& shape = port.get_shape();
+    t.shape.assign(shape.begin(), shape.end());
+    t.layout = layout_text(port);
+    t.nbytes = ov::shape_size(shape) * core::dtype_size(t.dtype);
+    return t;
+  }
+
+  // One 64-byte-aligned buffer we own, wrapped (not copied) as the tensor the request uses.
+  static ov::Tensor wrap(OvSlot& slot, const ov::Output<const ov::Node>& port, const core::TensorSpec& spec,
+                         bool input) {
+    const std::size_t size = std::max<std::size_t>(kAlign, (spec.nbytes + kAlign - 1) / kAlign * kAlign);
+    AlignedBytes mem(static_cast<std::byte*>(std::aligned_alloc(kAlign, size)));
+    if (!mem) throw std::runtime_error("cannot allocate " + std::to_string(size) + " bytes for tensor '" + spec.name + "'");
+    std::memset(mem.get(), 0, size);
+    ov::Tensor tensor(port.get_element_type(), port.get_shape(), mem.get());
+    slot.add(input, core::Buffer{mem.get(), spec.nbytes});
+    slot.memory.push_back(std::move(mem));
+    slot.tensors.push_back(tensor);
+    return tensor;
+  }
+
+  void report_properties(const std::string& device) {
+    static const char* const kKeys[] = {"NUM_STREAMS",          "INFERENCE_NUM_THREADS",
+                                        "PERFORMANCE_HINT",     "INFERENCE_PRECISION_HINT",
+                                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};
+    info_.properties.emplace_back("DEVICE", device);
+    try {
+      info_.properties.emplace_back("FULL_DEVICE_NAME", core_.get_property(device, ov::device::full_name));
+    } catch (const std::exception&) {
+      // a device (or virtual device) that does not report a name
+    }
+    for (const char* key : kKeys) {
+      try {
+        info_.properties.emplace_back(key, compiled_.get_property(key).as<std::string>());
+      } catch (const std::exception&) {
+        // not supported by this device
+      }
+    }
+  }
+
+  ov::Core core_;
+  ov::CompiledModel compiled_;
+  core::EngineInfo info_;
+};
+
+}  // namespace
+
+const char* openvino_build_version() noexcept { return VART_ASYNC_OPENVINO_VERSION; }
+
+std::string openvino_runtime_version() {
+  const std::string build = ov::get_openvino_version().buildNumber;
+  return build.substr(0, build.find('-'));
+}
+
+std::unique_ptr<core::Engine> create_openvino_engine(const std::string& model,
+                                                     const std::map<std::string, std::string>& options) {
+  try {
+    return std::make_unique<OpenVinoEngine>(model, options);
+  } catch (const std::invalid_argument&) {
+    throw;  // ours: a bad option
+  } catch (const std::exception& e) {
+    // OpenVINO's exception types must not cross the module boundary: rethrow as std::runtime_error.
+    throw std::runtime_error(clean_message(e.what()));
+  }
+}
+
+}  // namespace vart_async::engines

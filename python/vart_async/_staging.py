@@ -1,0 +1,44 @@
+"""Putting a caller's inputs into a slot's buffers (the only copy on the way in)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from vart_async.session import TensorSpec
+
+Inputs = npt.ArrayLike | Sequence[npt.ArrayLike] | Mapping[str, npt.ArrayLike]
+
+
+def as_list(inputs: Inputs, specs: Sequence[TensorSpec]) -> list[Any]:
+    """One value per model input, in model order, from an array, a sequence or a name→array map."""
+    if isinstance(inputs, Mapping):
+        missing = [s.name for s in specs if s.name not in inputs]
+        extra = [k for k in inputs if k not in {s.name for s in specs}]
+        if missing or extra:
+            raise ValueError(f"inputs by name: missing {missing}, unknown {extra}; expected {[s.name for s in specs]}")
+        return [inputs[s.name] for s in specs]
+    if len(specs) == 1 and not isinstance(inputs, (list, tuple)):
+        return [inputs]
+    if not isinstance(inputs, (list, tuple)) or len(inputs) != len(specs):
+        raise ValueError(f"the model has {len(specs)} inputs ({', '.join(s.name for s in specs)}): "
+                         "give one array per input, as a list or a dict")
+    return list(inputs)
+
+
+def stage(targets: Sequence[npt.NDArray[Any]], inputs: Inputs, specs: Sequence[TensorSpec]) -> None:
+    """Copies `inputs` into the slot arrays `targets`; shapes must match (a leading batch of 1 may be left out)."""
+    for target, value, spec in zip(targets, as_list(inputs, specs), specs, strict=True):
+        src = np.asarray(value)
+        if src.shape != target.shape:
+            if src.size != target.size:
+                raise ValueError(f"input '{spec.name}': shape {src.shape} does not fit {target.shape}")
+            src = src.reshape(target.shape)
+        if src.dtype != target.dtype and spec.dtype != "bfloat16":
+            if not np.can_cast(src.dtype, target.dtype, casting="same_kind"):
+                raise ValueError(f"input '{spec.name}': dtype {src.dtype} cannot be cast to {target.dtype}")
+        np.copyto(target, src, casting="unsafe")

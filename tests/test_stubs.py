@@ -1,0 +1,59 @@
+"""The shipped type stubs match the native modules (mypy.stubtest imports and compares them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vart_async
+
+pytest.importorskip("mypy", reason="mypy is a test dependency")
+
+
+def _modules() -> list[str]:
+    mods = ["vart_async._core", "vart_async._vart"]
+    if importlib.util.find_spec("vart_async._openvino") is not None and vart_async.available_engines()[
+        "openvino"
+    ].available:
+        mods.append("vart_async._openvino")
+    return mods
+
+
+@pytest.mark.parametrize("module", _modules())
+def test_stub_matches_module(module):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", module,
+         "--allowlist", str(Path(__file__).with_name("stubtest_allowlist.txt")), "--ignore-unused-allowlist"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_stubtest_catches_drift(tmp_path):
+    """The check can fail: a stub method the module lacks is reported."""
+    import vart_async._core as core_mod
+
+    stub_dir = tmp_path / "vart_async"
+    stub_dir.mkdir()
+    (stub_dir / "__init__.pyi").write_text("")
+    stub = Path(core_mod.__file__).with_name("_core.pyi").read_text()
+    (stub_dir / "_core.pyi").write_text(stub + "\ndef no_such_function() -> None: ...\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "vart_async._core", "--custom-typeshed-dir", "",
+         "--mypy-config-file", str(tmp_path / "none.ini")],
+        capture_output=True, text=True, check=False, env={"MYPYPATH": str(tmp_path), "PATH": ""},
+    )
+    assert proc.returncode != 0
+    assert "no_such_function" in proc.stdout
+
+
+def test_package_is_typed():
+    from importlib import resources
+
+    assert (resources.files("vart_async") / "py.typed").is_file()
