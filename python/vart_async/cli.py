@@ -1,76 +1,420 @@
-"""`vart-async-bench`: run a model through the async pipeline and report what was measured."""
+"""`vart-async-bench`: everything AMD's `vart_infer_async` sample does, plus what benchmark users expect.
+
+Exit status: 0 success (and -h), 1 any error (arguments, model, IFM, runtime, a --verify mismatch),
+130 Ctrl-C (submissions stop, jobs in flight drain, the partial summary is printed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
+import math
+import os
 import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-
-import numpy as np
+from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async._errors import Interrupted, VartAsyncError
+from vart_async import _engines, _ifm, _report
+from vart_async._errors import Interrupted, RunError, VartAsyncError
+from vart_async.results import RunResult
+from vart_async.session import Session
 
-DEMO_MODEL = "resnet50_int8.emu.json"
+DEFAULT_ITERATIONS = 10
+MODE_DRY_RUN = "Mode               : dry-run (no IFM/OFM file I/O; random IFM fill)"
+MODE_BENCHMARK = "Mode               : benchmark (timed infer, no OFM file writes, sync pass enabled)"
+# Engine options given by flags: option name -> flag. Each belongs to one engine only.
+OPENVINO_FLAGS = {
+    k: "--" + k.replace("_", "-")
+    for k in ("device", "hint", "streams", "threads", "precision", "cache_dir", "shape")
+}
+VART_FLAGS = {"input_tensor_type": "--input-tensor-type", "output_tensor_type": "--output-tensor-type"}
 
 
-def default_model() -> Path:
-    """The embedded demo model (an emulator descriptor shaped like AMD's resnet50_int8)."""
-    return Path(str(resources.files("vart_async") / "models" / DEMO_MODEL))
+class Failure(Exception):
+    """Ends the program: `lines` go to stderr, the exit status is `code`."""
+
+    def __init__(self, *lines: str, code: int = 1) -> None:
+        super().__init__(*lines)
+        self.lines = lines
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """`Error: <message>` and exit status 1, like every other error of the tool (not argparse's 2)."""
+        print(f"Error: {message}", file=sys.stderr)
+        self.exit(1)
+
+
+def _jobs_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of positive integers (got '{text}')"
+        )
+    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="vart-async-bench",
-        description="Pipelined asynchronous inference benchmark (VART-ML / OpenVINO).",
+        allow_abbrev=False,
+        description="Pipelined asynchronous inference benchmark on VART-ML (Versal AI Edge Gen 2 NPU, or "
+        "its emulator) and OpenVINO: AMD's vart_infer_async sample and more.",
+        epilog="Without a model, runs the embedded default model (a dry-run unless --input-binary is "
+        "given). Exit status: 0 ok, 1 error, 130 interrupted.",
     )
-    p.add_argument("model_pos", nargs="?", metavar="MODEL", help="model path (same as --model-path)")
-    p.add_argument("--model-path", help="model: .rai / cache dir (VART), .json (VART emulator), .onnx/.xml")
-    p.add_argument("-n", "--num-iteration", type=int, default=10, help="jobs to run (default 10)")
-    p.add_argument("-d", "--dry-run", action="store_true", help="random inputs, no file I/O")
-    p.add_argument("--jobs", type=int, default=2, help="jobs in flight (default 2)")
-    p.add_argument("--engine", default="auto", choices=("auto", "vart", "openvino"))
+    p.add_argument("model_pos", nargs="?", metavar="MODEL", help="same as --model-path")
+    p.add_argument("ifm_pos", nargs="?", metavar="IFM", help="same as --input-binary")
+    s = p.add_argument_group("vart_infer_async options")
+    s.add_argument(
+        "-n", "--num-iteration", type=int, metavar="N", help="jobs (default 10; with -t: at least N)"
+    )
+    s.add_argument("-d", "--dry-run", action="store_true", help="random IFM; no IFM read, no OFM writes")
+    s.add_argument("--benchmark", action="store_true", help="time an async and a sync pass; no OFM writes")
+    s.add_argument("--model-path", metavar="PATH", help=".rai / model dir / .json (vart), .onnx / .xml")
+    s.add_argument("--input-binary", "--input_binary", dest="input_binary", metavar="PATH", help="IFM file")
+    s.add_argument("--input-tensor-type", metavar="HW|CPU", help="vart: input tensor type (default HW)")
+    s.add_argument("--output-tensor-type", metavar="HW|CPU", help="vart: output tensor type (default HW)")
+    b = p.add_argument_group("benchmark options")
+    b.add_argument("--jobs", type=int, default=2, metavar="K", help="jobs in flight (default 2)")
+    b.add_argument("--engine", default="auto", choices=("auto", "vart", "openvino"), help="default: auto")
+    b.add_argument("-t", "--time", type=float, metavar="S", help="run S seconds (with -n: both limits)")
+    b.add_argument("--warmup", type=int, metavar="N", help="unmeasured jobs before a pass (default K)")
+    b.add_argument("--wait-timeout", type=float, default=30.0, metavar="S", help="per job (default 30)")
+    b.add_argument("--json", metavar="PATH", help="write a JSON report ('-': stdout, text to stderr)")
+    b.add_argument("--verify", action="store_true", help="async and sync outputs must be bit-identical")
+    b.add_argument("--sweep-jobs", type=_jobs_list, metavar="LIST", help="e.g. 1,2,4,8: a run per K")
+    b.add_argument("--output-dir", default=".", metavar="DIR", help="where OFM files go (default .)")
+    b.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
+    o = p.add_argument_group("OpenVINO engine options")
+    o.add_argument("--device", help="device (default CPU)")
+    o.add_argument("--hint", choices=("throughput", "latency", "none"), help="performance hint")
+    o.add_argument("--streams", type=int, metavar="N", help="streams (implies --hint none)")
+    o.add_argument("--threads", type=int, metavar="N", help="inference threads (implies --hint none)")
+    o.add_argument("--precision", choices=("f32", "bf16", "f16"), help="inference precision")
+    o.add_argument("--cache-dir", metavar="DIR", help="model cache directory")
+    o.add_argument("--shape", help="e.g. [1,3,224,224] or name:[1,3,224,224]")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.model_pos and args.model_path:
-        print("Error: give the model once (positional or --model-path)", file=sys.stderr)
-        return 1
-    model = args.model_path or args.model_pos
-    if model is None:
-        model = default_model()
-        print(f"Model              : {model.name} (embedded demo model)")
-    if args.num_iteration < 1:
-        print("[ERROR] --num-iteration must be >= 1.", file=sys.stderr)
-        return 1
-    if args.jobs < 1:
-        print("[ERROR] --jobs must be >= 1.", file=sys.stderr)
-        return 1
+def default_model(engine: str = "auto") -> tuple[Path, str]:
+    """The embedded model run without --model-path, and its engine.
+
+    default_cnn.onnx on OpenVINO (a real runtime) when that engine is available, else the resnet50_int8
+    emulator descriptor on the VART engine (the VART-ML emulator stands in for the NPU).
+    """
+    models = Path(str(resources.files("vart_async") / "models"))
+    onnx = models / "default_cnn.onnx"
+    if engine == "openvino" or (
+        engine == "auto" and onnx.is_file() and vart_async.available_engines()["openvino"].available
+    ):
+        return onnx, "openvino"
+    return models / "resnet50_int8.emu.json", "vart"
+
+
+def _tensor_type(flag: str, raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if raw.upper() not in ("HW", "CPU"):
+        raise Failure(f"[ERROR] {flag} must be 'HW' or 'CPU' (got '{raw}').")
+    return raw.upper()
+
+
+class Bench:
+    """One invocation. Human-readable text goes to `out`; errors to stderr."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        self.a = args
+        self.out = out
+        self.live = out.isatty() and not args.quiet
+        self.passes: dict[str, RunResult] = {}
+        self.extra: dict[str, Any] = {}
+        self.info: _report.RunInfo | None = None
+        self.status, self.error = "ok", ""
+
+    def say(self, *lines: str) -> None:
+        for line in lines:
+            print(line, file=self.out, flush=True)
+
+    # -- the steps ----------------------------------------------------------------------------------
+    def run(self) -> int:
+        a = self.a
+        model, ifm_path = self._paths()
+        self._check_numbers()
+        engine = a.engine
+        default = model is None
+        if model is None:
+            path, engine = default_model(a.engine)
+            model = str(path)
+        dry_run = a.dry_run or (default and not ifm_path)
+        if not dry_run and not ifm_path:
+            raise Failure(
+                "[ERROR] input_binary is required unless --dry-run is set ",
+                "(Use --dry-run or provide a input binary with --input-binary option).",
+            )
+        if dry_run:
+            self.say(MODE_DRY_RUN, "")
+        in_type = _tensor_type("--input-tensor-type", a.input_tensor_type)
+        out_type = _tensor_type("--output-tensor-type", a.output_tensor_type)
+        if a.benchmark:
+            self.say(MODE_BENCHMARK, "")
+        shown = f"{model} (embedded default model: no --model-path given)" if default else model
+        self.say(_report.kv("Model", shown))
+        if default and dry_run and not a.dry_run:
+            self.say("[INFO] dry-run implied: the default model runs on random input without --input-binary")
+        if not os.path.exists(model):
+            raise Failure(f"Error: compiled model path does not exist: {model}")
+        try:
+            engine = _engines.choose(model, engine)
+        except ValueError as e:
+            raise Failure(f"Error: {e}") from None
+        options = self._engine_options(engine, in_type, out_type)
+        with self._open(model, engine, a.jobs, options) as session:
+            self.say(_report.kv("Engine", _report.engine_text(session)))
+            ifm = self._load_ifm(session, dry_run, ifm_path)
+            self._main_passes(session, writes=not (dry_run or a.benchmark), dry_run=dry_run)
+        if a.sweep_jobs and self.status == "ok":
+            self._sweep(model, engine, options, ifm)
+        return self._finish()
+
+    def _paths(self) -> tuple[str | None, str | None]:
+        """The model and IFM: flags win; positionals fill what the flags left, in that order."""
+        a = self.a
+        pos = [p for p in (a.model_pos, a.ifm_pos) if p is not None]
+        model = a.model_path if a.model_path is not None else (pos.pop(0) if pos else None)
+        ifm = a.input_binary if a.input_binary is not None else (pos.pop(0) if pos else None)
+        if pos:
+            raise Failure(
+                f"Error: unexpected positional argument(s): {' '.join(pos)} (the model and the input "
+                "binary are already given)"
+            )
+        return model, ifm
+
+    def _check_numbers(self) -> None:
+        a = self.a
+        if a.num_iteration is not None and a.num_iteration < 1:
+            raise Failure("[ERROR] --num-iteration must be >= 1.")
+        checks = [
+            ("--jobs", a.jobs, 1),
+            ("--warmup", a.warmup, 0),
+            ("--streams", a.streams, 1),
+            ("--threads", a.threads, 1),
+        ]
+        for flag, value, least in checks:
+            if value is not None and value < least:
+                raise Failure(f"[ERROR] {flag} must be >= {least}.")
+        for flag, value in (("--time", a.time), ("--wait-timeout", a.wait_timeout)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise Failure(f"[ERROR] {flag} must be a number of seconds > 0 (got {value:g}).")
+
+    def _engine_options(self, engine: str, in_type: str | None, out_type: str | None) -> dict[str, Any]:
+        a = self.a
+        given = {k: getattr(a, k) for k in OPENVINO_FLAGS if getattr(a, k) is not None}
+        given.update(
+            {k: v for k, v in (("input_tensor_type", in_type), ("output_tensor_type", out_type)) if v}
+        )
+        own = OPENVINO_FLAGS if engine == "openvino" else VART_FLAGS
+        for key in given:
+            if key not in own:
+                other = "vart" if engine == "openvino" else "openvino"
+                raise Failure(
+                    f"Error: {(OPENVINO_FLAGS | VART_FLAGS)[key]} is an option of the {other} engine; "
+                    f"this run uses the {engine} engine"
+                )
+        if engine == "vart":
+            given = {"input_tensor_type": in_type or "HW", "output_tensor_type": out_type or "HW"}
+        return given
+
+    def _open(self, model: str, engine: str, jobs: int, options: dict[str, Any]) -> Session:
+        try:
+            return vart_async.open(model, engine=engine, jobs=jobs, **options)
+        except (VartAsyncError, ValueError, OSError) as e:
+            raise Failure(f"Error: {e}") from None
+
+    def _load_ifm(self, session: Session, dry_run: bool, path: str | None) -> _ifm.Ifm:
+        try:
+            layout = _ifm.row_layout(session.inputs, session.batch_size)
+            self.say(_report.kv("Input row", f"{layout.describe()}; batch {session.batch_size}"))
+            ifm = _ifm.prepare(layout, None if dry_run else path)
+        except _ifm.IfmError as e:
+            raise Failure(f"Error: {e}") from None
+        self.say(*ifm.messages)
+        for slot in session.slots:
+            _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
+        a = self.a
+        iterations = a.num_iteration if a.num_iteration is not None or a.time else DEFAULT_ITERATIONS
+        self.info = _report.RunInfo.of(session, self._warmup(session.jobs), iterations, a.time, ifm.source)
+        return ifm
+
+    def _warmup(self, jobs: int) -> int:
+        return self.a.warmup if self.a.warmup is not None else jobs
+
+    def _run(
+        self,
+        session: Session,
+        mode: Literal["async", "sync"],
+        *,
+        iterations: int | None = None,
+        warmup: int | None = None,
+        live: bool = True,
+    ) -> RunResult:
+        assert self.info is not None
+        limits = (iterations, None) if iterations else (self.info.iterations, self.info.time_limit_s)
+        bar = None
+        if self.live and live:
+            bar = _report.Progress(
+                self.out, batch_size=session.batch_size, total=limits[0], time_limit=limits[1]
+            )
+        try:
+            with _report.ctrl_c_cancels(session) as presses:
+                r = session.run(
+                    limits[0],
+                    limits[1],
+                    mode,
+                    wait_timeout=self.a.wait_timeout,
+                    warmup=self._warmup(session.jobs) if warmup is None else warmup,
+                    progress=bar.update if bar else None,
+                    progress_interval=0.5,
+                )
+        finally:
+            if bar:
+                bar.clear()
+        if presses:
+            raise Interrupted(r)
+        return r
+
+    def _main_passes(self, session: Session, *, writes: bool, dry_run: bool) -> None:
+        a = self.a
+        if writes:
+            try:
+                Path(a.output_dir).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise Failure(
+                    f"Error: cannot create --output-dir {a.output_dir}: {e.strerror or e}"
+                ) from None
+        label = "async"
+        try:
+            self.say("---- Async infer (binary IFM) pass  ----")
+            r = self.passes["async"] = self._run(session, "async")
+            if a.benchmark:
+                self.say(_report.pass_line("async", r))
+                self.say("---- Sync infer (binary IFM) pass ----")
+                label = "sync"
+                s = self.passes["sync"] = self._run(session, "sync")
+                self.say(_report.pass_line("sync", s), _report.perf_table(self.passes))
+            else:
+                self._output_dump(session, r, writes, dry_run)
+            if a.verify:
+                label = "verify"
+                self._verify(session)
+        except (Interrupted, RunError) as e:
+            if e.result is not None and label != "verify":
+                self.passes[label] = e.result
+            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
+            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+
+    def _output_dump(self, session: Session, r: RunResult, writes: bool, dry_run: bool) -> None:
+        if writes and r.completed:
+            frame = r.completed - 1  # frames are jobs here: the last completed job of the measured pass
+            outputs = session.slots[int(r.slot[frame])].outputs
+            try:
+                files = _ifm.write_ofms(
+                    outputs, session.outputs, frame, session.batch_size, self.a.output_dir
+                )
+            except OSError as e:
+                raise Failure(f"Error: {e}") from None
+            self.say(*(f.line() for f in files))
+            self.extra["ofm_files"] = [f.to_dict() for f in files]
+        self.say(*_report.output_dump(r, dry_run))
+
+    def _verify(self, session: Session) -> None:
+        """Every slot runs once async and once sync on the staged inputs: outputs must match bit for bit.
+
+        A different byte pattern goes into the outputs before each run, so one left unwritten shows.
+        """
+        _ifm.fill_outputs([slot.outputs for slot in session.slots], 0xA5)
+        self._run(session, "async", iterations=session.jobs, warmup=0, live=False)
+        first = [[o.copy() for o in slot.outputs] for slot in session.slots]
+        _ifm.fill_outputs([slot.outputs for slot in session.slots], 0x5A)
+        self._run(session, "sync", iterations=session.jobs, warmup=0, live=False)
+        diff = _ifm.compare_outputs(first, [slot.outputs for slot in session.slots])
+        if diff is not None:
+            k, t, offset = diff
+            name = session.outputs[t].name
+            self.extra["verify"] = {"ok": False, "output": name, "slot": k, "offset": offset}
+            self.status, self.error = "error", _report.verify_mismatch(name, k, offset)
+            return
+        self.extra["verify"] = {"ok": True, "tensors": len(session.outputs), "slots": session.jobs}
+        self.say(_report.verify_ok(len(session.outputs), session.jobs))
+
+    def _sweep(self, model: str, engine: str, options: dict[str, Any], ifm: _ifm.Ifm) -> None:
+        entries: list[_report.SweepEntry] = []
+        try:
+            for k in self.a.sweep_jobs:
+                self.say(f"---- Jobs sweep: jobs={k} ----")
+                with self._open(model, engine, k, options) as session:
+                    for slot in session.slots:
+                        _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
+                    try:
+                        entries.append(_report.SweepEntry(k, self._run(session, "async")))
+                    except (Interrupted, RunError) as e:
+                        if e.result is not None:
+                            entries.append(_report.SweepEntry(k, e.result))
+                        raise
+        except (Interrupted, RunError) as e:
+            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
+            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+        except Failure as f:  # a jobs count the engine cannot open: report what was measured so far
+            self.status, self.error = "error", " ".join(f.lines).removeprefix("Error: ")
+        if entries:
+            self.say(_report.sweep_table(entries))
+        self.extra["sweep"] = _report.sweep_rows(entries)
+
+    def _finish(self) -> int:
+        assert self.info is not None
+        if self.status == "error":
+            print(f"Error: {self.error}", file=sys.stderr, flush=True)
+        elif self.status == "interrupted":
+            print("[WARN] interrupted (Ctrl-C): submissions stopped, jobs in flight drained", file=sys.stderr)
+        self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
+        if self.a.json:
+            doc = _report.report(
+                self.info, self.passes, status=self.status, error=self.error, extra=self.extra
+            )
+            try:
+                _report.write_json(self.a.json, doc)
+            except OSError as e:
+                raise Failure(
+                    f"Error: cannot write the JSON report {self.a.json}: {e.strerror or e}"
+                ) from None
+        return {"ok": 0, "interrupted": 130}.get(self.status, 1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the tool; returns the exit status."""
     try:
-        with vart_async.open(model, engine=args.engine, jobs=args.jobs) as s:
-            kind = "EMULATED, no NPU" if s.emulated else "hardware"
-            print(f"Engine             : {s.engine} — {s.runtime} ({kind})")
-            rng = np.random.default_rng()
-            for slot in s.slots:
-                for arr in slot.inputs:
-                    arr.view(np.uint8)[...] = rng.integers(0, 256, arr.nbytes, dtype=np.uint8).reshape(
-                        arr.view(np.uint8).shape
-                    )
-            r = s.run(iterations=args.num_iteration)
-            lat = r.latency_stats()
-            print(f"Jobs               : {r.completed} / {r.submitted} completed, {args.jobs} in flight")
-            print(f"Throughput         : {r.fps:.2f} FPS ({r.wall_s * 1e3:.2f} ms)")
-            print(f"Latency (ms)       : p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  max {lat['max']:.3f}")
-    except Interrupted as e:
-        print(f"Interrupted: {e.result.summary_line()}", file=sys.stderr)
+        args = build_parser().parse_intermixed_args(argv)
+    except SystemExit as e:  # -h (0), or a usage error already printed as "Error: ..." (1)
+        return e.code if isinstance(e.code, int) else 1
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):  # an ASCII locale must not turn "—" into a traceback
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        return Bench(args, sys.stderr if args.json == "-" else sys.stdout).run()
+    except Failure as f:
+        for line in f.lines:
+            print(line, file=sys.stderr)
+        return f.code
+    except KeyboardInterrupt:  # Ctrl-C outside a pass (loading the model, staging): nothing to report
+        print("\nInterrupted.", file=sys.stderr)
         return 130
-    except (VartAsyncError, ValueError, OSError) as e:
-        print(f"Error: {e}", file=sys.stderr)
-        return 1
-    return 0
 
 
 if __name__ == "__main__":

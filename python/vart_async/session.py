@@ -375,20 +375,24 @@ def _run_interruptible(
     if report is None and threading.current_thread() is not threading.main_thread():
         return fn(), False
     box: dict[str, Any] = {}
+    finished = threading.Event()
 
     def target() -> None:
         try:
             box["value"] = fn()
         except BaseException as e:  # handed to the caller's thread below
             box["error"] = e
+        finally:
+            finished.set()
 
+    # An explicit event, not Thread.is_alive(): after Ctrl-C interrupts a join(), is_alive() can
+    # report False while the thread still runs (CPython gh-90882).
     worker = threading.Thread(target=target, name="vart-async-run", daemon=True)
     worker.start()
     interrupted = False
-    while worker.is_alive():
+    while not finished.is_set():
         try:
-            worker.join(interval)
-            if report is not None and worker.is_alive():
+            if not finished.wait(interval) and report is not None:
                 report()
         except KeyboardInterrupt:
             interrupted = True
