@@ -1,0 +1,193 @@
+#include "device.hpp"
+
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "output_fn.hpp"
+
+namespace vart::emu {
+namespace {
+
+// Waits longer than this block without a deadline (now() + a huge timeout would overflow).
+constexpr std::chrono::milliseconds kForever = std::chrono::hours(24 * 365);
+
+}  // namespace
+
+Device::Device(Model model, std::vector<NpuTensorInfo> in_views, std::vector<NpuTensorInfo> out_views, Logger log)
+    : model_(std::move(model)), in_views_(std::move(in_views)), out_views_(std::move(out_views)), log_(log) {}
+
+JobHandle Device::submit(std::shared_ptr<Job> job) noexcept {
+  std::uint32_t id = 0;
+  const char* busy = nullptr;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const Faults& f = model_.faults;
+    if (!storm_started_ && f.storm_count > 0 && accepted_ >= f.storm_after) {
+      storm_started_ = true;
+      storm_left_ = f.storm_count;
+    }
+    if (storm_left_ > 0) {
+      --storm_left_;
+      busy = "busy storm (fault injection)";
+    } else if (in_flight_ >= model_.execution_slots) {
+      busy = "all execution slots are busy";
+    } else {
+      id = last_id_;
+      do {
+        ++id;  // 0 is reserved; skip it (and any id still held) when the counter wraps
+      } while (id == 0 || jobs_.count(id) != 0);
+      job->id = id;
+      try {
+        jobs_.emplace(id, job);
+        try {
+          queue_.push_back(job);
+        } catch (...) {
+          jobs_.erase(id);
+          throw;
+        }
+      } catch (...) {
+        return JobHandle(StatusCode::OUT_OF_MEMORY, 0);
+      }
+      last_id_ = id;
+      ++in_flight_;
+      ++accepted_;
+    }
+  }
+  if (busy != nullptr) {
+    if (log_.enabled(LogLevel::kDebug)) log_.debug(std::string("execute_async: RESOURCE_UNAVAILABLE: ") + busy);
+    return JobHandle(StatusCode::RESOURCE_UNAVAILABLE, 0);
+  }
+  work_cv_.notify_one();
+  if (log_.enabled(LogLevel::kDebug)) log_.debug("job " + std::to_string(id) + " submitted");
+  return JobHandle(StatusCode::SUCCESS, id);
+}
+
+StatusCode Device::wait(std::uint32_t job_id, std::chrono::milliseconds timeout) noexcept {
+  if (job_id == 0) {
+    log_.error("wait: Invalid job_id: 0 is not a valid job identifier");
+    return StatusCode::INVALID_JOB_ID;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  const auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) {
+    lock.unlock();
+    log_.error("wait: No job found for job_id = " + std::to_string(job_id) + ".");
+    return StatusCode::INVALID_JOB_ID;
+  }
+  const std::shared_ptr<Job> job = it->second;
+  if (!job->done && timeout.count() > 0) {
+    const auto done = [&job] { return job->done; };
+    ++job->waiters;
+    if (timeout >= kForever) {
+      done_cv_.wait(lock, done);
+    } else {
+      done_cv_.wait_for(lock, timeout, done);
+    }
+    --job->waiters;
+  }
+  if (!job->done) return StatusCode::JOB_PENDING;  // the job is kept: it can be waited for again
+  if (job->consumed) {                             // another thread consumed it while we slept
+    lock.unlock();
+    log_.error("wait: No job found for job_id = " + std::to_string(job_id) + ".");
+    return StatusCode::INVALID_JOB_ID;
+  }
+  job->consumed = true;
+  jobs_.erase(job_id);
+  return job->status;
+}
+
+void Device::compute(const RowBuffers& rows) const noexcept {
+  for (std::size_t b = 0; b < rows.in.size(); ++b) {
+    RowHasher hasher;
+    for (std::size_t i = 0; i < in_views_.size(); ++i) hasher.add(rows.in[b][i], in_views_[i].size_in_bytes);
+    for (std::size_t o = 0; o < out_views_.size(); ++o) {
+      const NpuTensorInfo& v = out_views_[o];
+      fill_output(hasher.value(), o, v.data_type, v.size, v.size_in_bytes, rows.out[b][o]);
+    }
+  }
+}
+
+Device::Clock::duration Device::job_time(std::uint32_t job_id) const noexcept {
+  const Faults& f = model_.faults;
+  double us = model_.service_time_us;
+  if (f.stall_jobs.count(job_id) != 0) {
+    us = f.stall_ms * 1000.0;
+  } else {
+    if (f.out_of_order) us *= (job_id % 2 == 1) ? 1.5 : 0.5;
+    us += jitter_us(job_id, model_.service_jitter_us);
+  }
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
+}
+
+void Device::work() noexcept {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and every queued job has been taken
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    const Clock::time_point start = Clock::now();
+    const bool fail = model_.faults.fail_jobs.count(job->id) != 0;
+    // Outputs are computed before the service time elapses, so they are in place when the job is
+    // reported complete. A failed job leaves its outputs untouched.
+    if (!fail) compute(job->rows);
+    const Clock::duration t = job_time(job->id);
+    if (t > Clock::duration::zero()) std::this_thread::sleep_until(start + t);
+    finish(job, fail ? model_.faults.fail_status : StatusCode::SUCCESS);
+  }
+}
+
+void Device::finish(const std::shared_ptr<Job>& job, StatusCode status) noexcept {
+  Runner::ExecuteAsyncCallback callback;
+  std::vector<std::vector<NpuTensor>> inputs;
+  std::vector<std::vector<NpuTensor>> outputs;
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    job->status = status;
+    job->done = true;
+    --in_flight_;  // the execution slot is free as soon as the job completes, waited or not
+    callback = std::move(job->callback);
+    job->callback = nullptr;
+    inputs.swap(job->inputs);
+    outputs.swap(job->outputs);
+  }
+  done_cv_.notify_all();
+  if (log_.enabled(LogLevel::kDebug)) {
+    log_.debug("job " + std::to_string(job->id) + " completed: " + std::string(to_string(status)));
+  }
+  // Our buffer references go before the callback runs, outside the lock (this may free memory).
+  inputs.clear();
+  outputs.clear();
+  if (!callback) return;
+  // No runner lock is held here: the callback may call wait() or execute_async().
+  try {
+    callback(JobHandle(status, job->id));
+  } catch (const std::exception& e) {
+    log_.error("execute_async callback of job " + std::to_string(job->id) + " threw: " + e.what());
+  } catch (...) {
+    log_.error("execute_async callback of job " + std::to_string(job->id) + " threw a non-standard exception");
+  }
+  // Dropping the callback may drop the last reference to the runner: fine, we hold the Device.
+  callback = nullptr;
+  const std::lock_guard<std::mutex> lock(mutex_);
+  // Nobody waited for it (in the callback or before): it is consumed now. A thread still blocked
+  // in wait() on it gets its status instead.
+  if (!job->consumed && job->waiters == 0) {
+    job->consumed = true;
+    jobs_.erase(job->id);
+  }
+}
+
+void Device::stop() noexcept {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+}
+
+}  // namespace vart::emu
