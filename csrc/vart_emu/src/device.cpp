@@ -1,5 +1,6 @@
 #include "device.hpp"
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <utility>
@@ -38,6 +39,7 @@ JobHandle Device::submit(std::shared_ptr<Job> job) noexcept {
         ++id;  // 0 is reserved; skip it (and any id still held) when the counter wraps
       } while (id == 0 || jobs_.count(id) != 0);
       job->id = id;
+      job->submitted = Clock::now();
       try {
         jobs_.emplace(id, job);
         try {
@@ -121,6 +123,10 @@ Device::Clock::duration Device::job_time(std::uint32_t job_id) const noexcept {
 }
 
 void Device::work() noexcept {
+  // When this compute unit finished its previous job: a job starts on the device when it was
+  // submitted or when the unit freed, whichever is later -- not when this thread woke up, since
+  // that wake-up latency is the emulator's, not the device's.
+  Clock::time_point unit_free{};
   for (;;) {
     std::shared_ptr<Job> job;
     {
@@ -130,13 +136,14 @@ void Device::work() noexcept {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    const Clock::time_point start = Clock::now();
+    const Clock::time_point start = std::max(job->submitted, unit_free);
     const bool fail = model_.faults.fail_jobs.count(job->id) != 0;
     // Outputs are computed before the service time elapses, so they are in place when the job is
     // reported complete. A failed job leaves its outputs untouched.
     if (!fail) compute(job->rows);
     const Clock::duration t = job_time(job->id);
     if (t > Clock::duration::zero()) std::this_thread::sleep_until(start + t);
+    unit_free = std::max(start + t, Clock::now());
     finish(job, fail ? model_.faults.fail_status : StatusCode::SUCCESS);
   }
 }

@@ -28,6 +28,7 @@ struct RowBuffers {
 
 struct Job {
   std::uint32_t id = 0;
+  std::chrono::steady_clock::time_point submitted;  // when execute_async accepted it
   // Shallow copies: they keep runner-allocated buffers alive until the job completes.
   std::vector<std::vector<NpuTensor>> inputs;
   std::vector<std::vector<NpuTensor>> outputs;
