@@ -1,5 +1,6 @@
 """Emulator benchmarks: what async buys over sync, and what the C++ loop saves over Python.
 
+The plain throughput benchmarks use the `vart_async_bench` fixture (vart_async's pytest plugin).
 Ratios are measured side by side in one benchmark (interleaved rounds), so machine noise hits both
 sides alike. Run: pytest benchmarks --benchmark-only
 """
@@ -59,19 +60,15 @@ def _report(benchmark, results, **extra):
 
 
 @pytest.mark.benchmark(group="emulator")
-def test_emulator_async_throughput(benchmark, par2):
-    results = []
-    with vart_async.open(par2, jobs=2) as s:
-        benchmark.pedantic(lambda: results.append(s.run(iterations=300, warmup=2)), rounds=ROUNDS)
-    _report(benchmark, results)
+def test_emulator_async_throughput(vart_async_bench, par2):
+    """300 jobs per round, 2 in flight, on 2 compute units x 2000 us (the limit is 1000 FPS)."""
+    vart_async_bench(par2, iterations=300, jobs=2, rounds=ROUNDS)
 
 
 @pytest.mark.benchmark(group="emulator")
-def test_emulator_sync_throughput(benchmark, par2):
-    results = []
-    with vart_async.open(par2, jobs=2) as s:
-        benchmark.pedantic(lambda: results.append(s.run(iterations=150, mode="sync", warmup=2)), rounds=ROUNDS)
-    _report(benchmark, results)
+def test_emulator_sync_throughput(vart_async_bench, par2):
+    """150 jobs per round, one at a time (the limit is 500 FPS)."""
+    vart_async_bench(par2, iterations=150, jobs=2, rounds=ROUNDS, mode="sync")
 
 
 @pytest.mark.benchmark(group="emulator")
