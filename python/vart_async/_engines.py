@@ -93,7 +93,9 @@ def choose(model: str | os.PathLike[str], engine: str) -> str:
     )
 
 
-def create(model: str | os.PathLike[str], engine: str, options: dict[str, Any]) -> tuple[str, Any]:
+def create(
+    model: str | os.PathLike[str], engine: str, options: dict[str, Any], jobs: int = 2
+) -> tuple[str, Any]:
     """Loads `model` on an engine; returns (engine name, native engine capsule)."""
     path = os.fspath(model)
     if not os.path.exists(path):
@@ -101,6 +103,9 @@ def create(model: str | os.PathLike[str], engine: str, options: dict[str, Any]) 
     name = choose(path, engine)
     module = load(name)
     native_options = {str(k): _option_text(v) for k, v in options.items()}
+    if name == "openvino":
+        # As benchmark_app forwards -nireq: the hint sizes streams for the requests we keep in flight.
+        native_options.setdefault("num_requests", str(jobs))
     try:
         return name, module.create(path, native_options)
     except ValueError:

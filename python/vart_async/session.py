@@ -114,7 +114,7 @@ class Session:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ValueError(f"jobs must be an integer >= 1 (got {jobs!r})")
         self.model = os.fspath(model)
-        self.engine, capsule = _engines.create(model, engine, options)
+        self.engine, capsule = _engines.create(model, engine, options, jobs)
         try:
             self._pipe: Any = _core.Pipeline(capsule, jobs)
         except RuntimeError as e:
