@@ -365,3 +365,20 @@ def ctrl_c_cancels(session: Session) -> Iterator[list[int]]:
         yield presses
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def pictures(args: Any, info: RunInfo, passes: Mapping[str, RunResult], sweep: Sequence[Any]) -> list[str]:
+    """Draws the pictures asked for (--timeline, --plot-latency, --plot); returns the lines to print."""
+    from vart_async import plots
+
+    lines: list[str] = []
+    title = f"{info.model_name} on {info.engine}{' (emulated)' if info.emulated else ''}, jobs={info.jobs}"
+    ordered = [(f"{name} pass", passes[name]) for name in ("sync", "async") if name in passes]
+    if args.timeline and ordered:
+        lines.append(f"Wrote {plots.timeline(ordered, args.timeline, title=title)} (timeline)")
+    if args.plot_latency and "async" in passes:
+        path = plots.latency_histogram(passes["async"], args.plot_latency, title=f"Async job latency: {title}")
+        lines.append(f"Wrote {path} (latency histogram)")
+    if args.plot and sweep:
+        lines.append(f"Wrote {plots.sweep_plot(sweep, args.plot, title=info.model_name)} (jobs sweep)")
+    return lines

@@ -7,6 +7,7 @@ Exit status: 0 success (and -h), 1 any error (arguments, model, IFM, runtime, a 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import math
 import os
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--sweep-jobs", type=_jobs_list, metavar="LIST", help="e.g. 1,2,4,8: a run per K")
     b.add_argument("--output-dir", default=".", metavar="DIR", help="where OFM files go (default .)")
     b.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
+    g = p.add_argument_group("pictures (matplotlib: pip install 'vart-async[plot]')")
+    g.add_argument("--timeline", metavar="PNG", help="per-slot timeline of the measured jobs")
+    g.add_argument("--plot-latency", metavar="PNG", help="latency histogram with p50/p90/p99")
+    g.add_argument("--plot", metavar="PNG", help="with --sweep-jobs: throughput and p99 against jobs")
     o = p.add_argument_group("OpenVINO engine options")
     o.add_argument("--device", help="device (default CPU)")
     o.add_argument("--hint", choices=("throughput", "latency", "none"), help="performance hint")
@@ -210,6 +215,10 @@ class Bench:
         for flag, value, least in checks:
             if value is not None and value < least:
                 raise Failure(f"[ERROR] {flag} must be >= {least}.")
+        if a.plot and not a.sweep_jobs:
+            raise Failure("[ERROR] --plot goes with --sweep-jobs (it draws throughput and p99 against jobs).")
+        if (a.timeline or a.plot_latency or a.plot) and importlib.util.find_spec("matplotlib") is None:
+            raise Failure("Error: pictures need matplotlib: pip install 'vart-async[plot]'")
         for flag, value in (("--time", a.time), ("--wait-timeout", a.wait_timeout)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise Failure(f"[ERROR] {flag} must be a number of seconds > 0 (got {value:g}).")
@@ -384,6 +393,7 @@ class Bench:
         elif self.status == "interrupted":
             print("[WARN] interrupted (Ctrl-C): submissions stopped, jobs in flight drained", file=sys.stderr)
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
+        self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:
             doc = _report.report(
                 self.info, self.passes, status=self.status, error=self.error, extra=self.extra
