@@ -25,9 +25,13 @@ PAR2 = {
     "inputs": [{"name": "x", "data_type": "INT8", "shape": [1, 224, 224, 3], "layout": "NHWC"}],
     "outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 1000], "layout": "NC"}],
 }
-ZERO = {**PAR2, "name": "zero_us", "service_time_us": 0,
-        "inputs": [{"name": "x", "data_type": "INT8", "shape": [1, 64], "layout": "NC"}],
-        "outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 16], "layout": "NC"}]}
+ZERO = {
+    **PAR2,
+    "name": "zero_us",
+    "service_time_us": 0,
+    "inputs": [{"name": "x", "data_type": "INT8", "shape": [1, 64], "layout": "NC"}],
+    "outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 16], "layout": "NC"}],
+}
 
 ROUNDS = 5
 
@@ -119,6 +123,12 @@ def test_overhead_async_cpp_loop_vs_python_loop(benchmark, zero):
     # Thread hand-offs dominate at 0 us, so a busy machine swings single rounds widely: compare
     # each side's least-disturbed rounds (best throughput), measured interleaved.
     ratio = max(r.jobs_per_s for r in runs) / max(py_rates)
-    _report(benchmark, runs, cpp_over_python=ratio, ratios=ratios, python_jobs_per_s=max(py_rates),
-            cpp_jobs_per_s=max(r.jobs_per_s for r in runs))
+    _report(
+        benchmark,
+        runs,
+        cpp_over_python=ratio,
+        ratios=ratios,
+        python_jobs_per_s=max(py_rates),
+        cpp_jobs_per_s=max(r.jobs_per_s for r in runs),
+    )
     assert ratio > 1.0, f"the C++ loop should beat a Python loop; ratio {ratio:.2f}"

@@ -19,8 +19,9 @@ def _demo() -> str:
 
 def test_timeline_and_latency_plot_from_a_benchmark_dry_run(tmp_path, capsys):
     tl, lat = tmp_path / "tl.png", tmp_path / "lat.png"
-    code = cli.main([_demo(), "-d", "--benchmark", "-n", "20", "-q", "--timeline", str(tl),
-                     "--plot-latency", str(lat)])
+    code = cli.main(
+        [_demo(), "-d", "--benchmark", "-n", "20", "-q", "--timeline", str(tl), "--plot-latency", str(lat)]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for path in (tl, lat):
@@ -44,8 +45,9 @@ def test_plot_needs_sweep_jobs(tmp_path, capsys):
 
 def test_missing_matplotlib_is_a_clear_error_before_running(tmp_path, capsys, monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
     assert cli.main([_demo(), "-d", "--timeline", str(tmp_path / "t.png")]) == 1
     captured = capsys.readouterr()
     assert "pip install 'vart-async[plot]'" in captured.err

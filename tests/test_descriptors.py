@@ -22,12 +22,18 @@ def test_bad_json(tmp_path):
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"inputs": [{"name": "a", "data_type": "INT9", "shape": [1, 4], "layout": "NC"}]},
-         r"inputs\[0\]\.data_type"),
-        ({"inputs": [{"name": "a", "data_type": "INT8", "shape": [1, 0], "layout": "NC"}]},
-         r"inputs\[0\]\.shape"),
-        ({"outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 4], "layout": "NOPE"}]},
-         r"outputs\[0\]\.layout"),
+        (
+            {"inputs": [{"name": "a", "data_type": "INT9", "shape": [1, 4], "layout": "NC"}]},
+            r"inputs\[0\]\.data_type",
+        ),
+        (
+            {"inputs": [{"name": "a", "data_type": "INT8", "shape": [1, 0], "layout": "NC"}]},
+            r"inputs\[0\]\.shape",
+        ),
+        (
+            {"outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 4], "layout": "NOPE"}]},
+            r"outputs\[0\]\.layout",
+        ),
         ({"batch_size": 0}, "batch_size"),
         ({"execution_slots": "two"}, "execution_slots"),
     ],

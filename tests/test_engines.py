@@ -32,4 +32,6 @@ def test_import_needs_no_runtime():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = eval(out)  # a printed list of module names
     assert "vart_async" in loaded
-    assert not [m for m in loaded if m in ("vart_async._vart", "vart_async._openvino") or m.startswith("openvino")]
+    assert not [
+        m for m in loaded if m in ("vart_async._vart", "vart_async._openvino") or m.startswith("openvino")
+    ]

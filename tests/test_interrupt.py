@@ -24,8 +24,9 @@ with vart_async.open(sys.argv[1], jobs=2) as s:
 
 def test_ctrl_c_drains_and_returns_the_partial_result(descriptor):
     model = descriptor(service_time_us=1000)
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(model)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(model)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.5)

@@ -14,9 +14,12 @@ import vart_async
 def _frames(session, n, seed=0):
     rng = np.random.default_rng(seed)
     return [
-        [rng.integers(0, 256, spec.shape, dtype=np.uint8).view(spec.numpy_dtype).reshape(spec.shape)
-         if spec.numpy_dtype.itemsize == 1 else rng.random(spec.shape).astype(spec.numpy_dtype)
-         for spec in session.inputs]
+        [
+            rng.integers(0, 256, spec.shape, dtype=np.uint8).view(spec.numpy_dtype).reshape(spec.shape)
+            if spec.numpy_dtype.itemsize == 1
+            else rng.random(spec.shape).astype(spec.numpy_dtype)
+            for spec in session.inputs
+        ]
         for _ in range(n)
     ]
 
@@ -82,6 +85,7 @@ def test_callbacks_run_in_order_on_one_completion_thread(descriptor):
             def cb(outputs, job):
                 threads.add(threading.get_ident())
                 seen.append((i, [o.copy() for o in outputs]))
+
             return cb
 
         for i, f in enumerate(frames):

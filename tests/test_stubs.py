@@ -16,9 +16,10 @@ pytest.importorskip("mypy", reason="mypy is a test dependency")
 
 def _modules() -> list[str]:
     mods = ["vart_async._core", "vart_async._vart"]
-    if importlib.util.find_spec("vart_async._openvino") is not None and vart_async.available_engines()[
-        "openvino"
-    ].available:
+    if (
+        importlib.util.find_spec("vart_async._openvino") is not None
+        and vart_async.available_engines()["openvino"].available
+    ):
         mods.append("vart_async._openvino")
     return mods
 
@@ -26,8 +27,15 @@ def _modules() -> list[str]:
 @pytest.mark.parametrize("module", _modules())
 def test_stub_matches_module(module):
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", module,
-         "--allowlist", str(Path(__file__).with_name("stubtest_allowlist.txt")), "--ignore-unused-allowlist"],
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            module,
+            "--allowlist",
+            str(Path(__file__).with_name("stubtest_allowlist.txt")),
+            "--ignore-unused-allowlist",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -45,9 +53,20 @@ def test_stubtest_catches_drift(tmp_path):
     stub = Path(core_mod.__file__).with_name("_core.pyi").read_text()
     (stub_dir / "_core.pyi").write_text(stub + "\ndef no_such_function() -> None: ...\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "vart_async._core", "--custom-typeshed-dir", "",
-         "--mypy-config-file", str(tmp_path / "none.ini")],
-        capture_output=True, text=True, check=False, env={"MYPYPATH": str(tmp_path), "PATH": ""},
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            "vart_async._core",
+            "--custom-typeshed-dir",
+            "",
+            "--mypy-config-file",
+            str(tmp_path / "none.ini"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"MYPYPATH": str(tmp_path), "PATH": ""},
     )
     assert proc.returncode != 0
     assert "no_such_function" in proc.stdout

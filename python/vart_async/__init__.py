@@ -49,9 +49,7 @@ __all__ = [
 ]
 
 
-def open(  # noqa: A001 - the package's entry point, used as vart_async.open()
-    model: str | os.PathLike[str], engine: str = "auto", jobs: int = 2, **options: Any
-) -> Session:
+def open(model: str | os.PathLike[str], engine: str = "auto", jobs: int = 2, **options: Any) -> Session:
     """Loads `model` on an engine with `jobs` preallocated job slots.
 
     engine: "auto" (by the model: .json/.rai/cache dir -> vart, .onnx/.xml -> openvino), "vart"

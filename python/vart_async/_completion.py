@@ -27,7 +27,9 @@ Callback = Callable[[Outputs, "QueuedJob"], None]
 class QueuedJob:
     """A job submitted with inputs. Without a callback it keeps a copy of its outputs."""
 
-    def __init__(self, slot: int, callback: Callback | None, on_error: Callable[[BaseException], None] | None):
+    def __init__(
+        self, slot: int, callback: Callback | None, on_error: Callable[[BaseException], None] | None
+    ):
         self.slot = slot
         self._callback = callback
         self._on_error = on_error
@@ -73,8 +75,9 @@ class CompletionQueue:
         with self._cv:
             return bool(self._free)
 
-    def submit(self, inputs: Any, callback: Callback | None,
-               on_error: Callable[[BaseException], None] | None = None) -> QueuedJob:
+    def submit(
+        self, inputs: Any, callback: Callback | None, on_error: Callable[[BaseException], None] | None = None
+    ) -> QueuedJob:
         self.raise_pending()
         with self._cv:
             while not self._free:  # Condition.wait releases the GIL while it blocks
@@ -96,7 +99,9 @@ class CompletionQueue:
             self._inflight.append(job)
             self._cv.notify_all()
             if self._thread is None:
-                self._thread = threading.Thread(target=self._collect, name="vart-async-completion", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._collect, name="vart-async-completion", daemon=True
+                )
                 self._thread.start()
         return job
 

@@ -47,7 +47,7 @@ def _import_vart() -> ModuleType:
 
 def _import_openvino() -> ModuleType:
     try:
-        from vart_async import _openvino_loader  # noqa: PLC0415 - lazy on purpose
+        from vart_async import _openvino_loader
     except ImportError:
         raise EngineUnavailableError(f"OpenVINO engine unavailable: {_HOW_TO['openvino']}") from None
     return _openvino_loader.load()

@@ -377,7 +377,9 @@ def pictures(args: Any, info: RunInfo, passes: Mapping[str, RunResult], sweep: S
     if args.timeline and ordered:
         lines.append(f"Wrote {plots.timeline(ordered, args.timeline, title=title)} (timeline)")
     if args.plot_latency and "async" in passes:
-        path = plots.latency_histogram(passes["async"], args.plot_latency, title=f"Async job latency: {title}")
+        path = plots.latency_histogram(
+            passes["async"], args.plot_latency, title=f"Async job latency: {title}"
+        )
         lines.append(f"Wrote {path} (latency histogram)")
     if args.plot and sweep:
         lines.append(f"Wrote {plots.sweep_plot(sweep, args.plot, title=info.model_name)} (jobs sweep)")

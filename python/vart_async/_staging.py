@@ -20,25 +20,35 @@ def as_list(inputs: Inputs, specs: Sequence[TensorSpec]) -> list[Any]:
         missing = [s.name for s in specs if s.name not in inputs]
         extra = [k for k in inputs if k not in {s.name for s in specs}]
         if missing or extra:
-            raise ValueError(f"inputs by name: missing {missing}, unknown {extra}; expected {[s.name for s in specs]}")
+            raise ValueError(
+                f"inputs by name: missing {missing}, unknown {extra}; expected {[s.name for s in specs]}"
+            )
         return [inputs[s.name] for s in specs]
     if len(specs) == 1 and not isinstance(inputs, (list, tuple)):
         return [inputs]
     if not isinstance(inputs, (list, tuple)) or len(inputs) != len(specs):
-        raise ValueError(f"the model has {len(specs)} inputs ({', '.join(s.name for s in specs)}): "
-                         "give one array per input, as a list or a dict")
+        raise ValueError(
+            f"the model has {len(specs)} inputs ({', '.join(s.name for s in specs)}): "
+            "give one array per input, as a list or a dict"
+        )
     return list(inputs)
 
 
 def stage(targets: Sequence[npt.NDArray[Any]], inputs: Inputs, specs: Sequence[TensorSpec]) -> None:
-    """Copies `inputs` into the slot arrays `targets`; shapes must match (a leading batch of 1 may be left out)."""
+    """Copies `inputs` into the slot arrays `targets`.
+
+    Shapes must match, or at least the element counts (e.g. a leading batch of 1 left out).
+    """
     for target, value, spec in zip(targets, as_list(inputs, specs), specs, strict=True):
         src = np.asarray(value)
         if src.shape != target.shape:
             if src.size != target.size:
                 raise ValueError(f"input '{spec.name}': shape {src.shape} does not fit {target.shape}")
             src = src.reshape(target.shape)
-        if src.dtype != target.dtype and spec.dtype != "bfloat16":
-            if not np.can_cast(src.dtype, target.dtype, casting="same_kind"):
-                raise ValueError(f"input '{spec.name}': dtype {src.dtype} cannot be cast to {target.dtype}")
+        if (
+            src.dtype != target.dtype
+            and spec.dtype != "bfloat16"
+            and not np.can_cast(src.dtype, target.dtype, casting="same_kind")
+        ):
+            raise ValueError(f"input '{spec.name}': dtype {src.dtype} cannot be cast to {target.dtype}")
         np.copyto(target, src, casting="unsafe")

@@ -98,7 +98,8 @@ class RunResult:
     def latencies_ms(self) -> npt.NDArray[np.float64]:
         """Latency of every completed job, in submission order (ms)."""
         done = self.outcome == _core.OUTCOME_COMPLETED
-        return (self.t_done[done] - self.t_submit[done]) * 1e3
+        latencies: npt.NDArray[np.float64] = (self.t_done[done] - self.t_submit[done]) * 1e3
+        return latencies
 
     def latency_stats(self) -> dict[str, float]:
         lat = np.sort(self.latencies_ms)

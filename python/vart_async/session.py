@@ -200,8 +200,9 @@ class Session:
         `progress(submitted, completed)` is called every `progress_interval` seconds from the
         calling thread while the run goes on (never from the C++ loop).
         """
-        if iterations is not None and (isinstance(iterations, bool) or not isinstance(iterations, int)
-                                       or iterations < 1):
+        if iterations is not None and (
+            isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1
+        ):
             raise ValueError(f"iterations must be an integer >= 1 (got {iterations!r})")
         if time_limit is not None and not time_limit > 0:
             raise ValueError(f"time_limit must be > 0 seconds (got {time_limit!r})")
@@ -216,8 +217,13 @@ class Session:
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
         raw, interrupted = _run_interruptible(
-            lambda: pipe.run(iterations or 0, float(time_limit or 0.0), mode == "sync",
-                             max(1, math.ceil(wait_timeout * 1000)), warmup),
+            lambda: pipe.run(
+                iterations or 0,
+                float(time_limit or 0.0),
+                mode == "sync",
+                max(1, math.ceil(wait_timeout * 1000)),
+                warmup,
+            ),
             pipe.cancel,
             report,
             progress_interval,
@@ -233,7 +239,10 @@ class Session:
         self._native().cancel()
 
     def submit(
-        self, slot_or_inputs: Any, *, callback: Callback | None = None,
+        self,
+        slot_or_inputs: Any,
+        *,
+        callback: Callback | None = None,
         busy_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
     ) -> Any:
         """Starts a job and returns at once (the GIL is released while the runtime is called).
@@ -266,8 +275,9 @@ class Session:
             raise EngineError(f"submission on slot {slot} was refused: {message}")
         return Job(self, slot)
 
-    def _queued(self, inputs: Any, callback: Callback | None,
-                on_error: Callable[[BaseException], None] | None = None) -> QueuedJob:
+    def _queued(
+        self, inputs: Any, callback: Callback | None, on_error: Callable[[BaseException], None] | None = None
+    ) -> QueuedJob:
         self._native()
         if self._queue is None:
             self._queue = CompletionQueue(self)
