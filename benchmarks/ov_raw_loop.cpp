@@ -1,7 +1,7 @@
 // ov_raw_loop: the fastest plain C++ async loop over OpenVINO we know how to write — "our limit"
 // when comparing vart_async's OpenVINO engine with benchmark_app and AsyncInferQueue.
 //
-//   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [PROPERTY=VALUE ...]
+//   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [--order fifo|any] [PROPERTY=VALUE ...]
 //
 // PROPERTY=VALUE pairs go to compile_model as OpenVINO properties (strings), e.g.
 //   PERFORMANCE_HINT=LATENCY NUM_STREAMS=2 INFERENCE_NUM_THREADS=2 INFERENCE_PRECISION_HINT=f32
@@ -11,7 +11,10 @@
 // What it does: K infer requests, each with 64-byte-aligned input and output buffers wrapped once
 // as ov::Tensors and set once (benchmark_app's inference-only mode; inputs are zeros). One warm-up
 // round, then: prime all K, and in FIFO order wait for the oldest request and restart it until
-// the time is up, then drain. Duration = first submit to the last completion seen by the host
+// the time is up, then drain. --order any instead restarts whichever request finishes first (a
+// completion callback queues its index, like AsyncInferQueue and benchmark_app): when one stream
+// is slowed (another process on its core), FIFO leaves the fast stream idle while it waits for
+// the slow one; "any" keeps it busy. Duration = first submit to the last completion seen by the host
 // (vart_async's definition). Prints one JSON object: iterations, duration_s, fps, mean_latency_us
 // (submit to completion seen), jobs and the compiled model's properties.
 //
@@ -22,11 +25,14 @@
 //       -Wl,-rpath,$OV/libs -o ov_raw_loop          (OV = the openvino package folder)
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -41,7 +47,9 @@ struct FreeDeleter {
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr, "ov_raw_loop: %s\nusage: ov_raw_loop MODEL [--jobs K] [--time S] [--device D] [KEY=VALUE ...]\n",
+  std::fprintf(stderr,
+               "ov_raw_loop: %s\nusage: ov_raw_loop MODEL [--jobs K] [--time S] [--device D] [--order fifo|any] "
+               "[KEY=VALUE ...]\n",
                why);
   std::exit(2);
 }
@@ -63,6 +71,7 @@ int main(int argc, char** argv) {
   std::size_t jobs = 2;
   double seconds = 3.0;
   std::string device = "CPU";
+  bool any_order = false;
   ov::AnyMap config;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -73,6 +82,10 @@ int main(int argc, char** argv) {
       seconds = std::strtod(argv[++i], nullptr);
     } else if (arg == "--device" && has_value) {
       device = argv[++i];
+    } else if (arg == "--order" && has_value) {
+      const std::string order = argv[++i];
+      if (order != "fifo" && order != "any") usage("--order is fifo or any");
+      any_order = order == "any";
     } else if (arg.find('=') != std::string::npos) {
       config[arg.substr(0, arg.find('='))] = arg.substr(arg.find('=') + 1);
     } else {
@@ -100,8 +113,33 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < compiled.outputs().size(); ++i) r.set_output_tensor(i, wrap(compiled.output(i)));
     }
 
+    // "any" order: callbacks (on OpenVINO's callback thread) queue the index of a finished request.
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::size_t> finished;
+    if (any_order) {
+      for (std::size_t k = 0; k < jobs; ++k) {
+        requests[k].set_callback([&mutex, &cv, &finished, k](std::exception_ptr) {
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            finished.push_back(k);
+          }
+          cv.notify_one();
+        });
+      }
+    }
+    auto next_done = [&](std::size_t fifo_next) {
+      if (!any_order) return fifo_next;
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait(lock, [&] { return !finished.empty(); });
+      const std::size_t k = finished.front();
+      finished.pop_front();
+      return k;
+    };
+
     for (auto& r : requests) r.start_async();  // warm-up round
     for (auto& r : requests) r.wait();
+    finished.clear();  // every callback has returned: wait() is only ready after it
 
     std::vector<Clock::time_point> submitted(jobs);
     std::uint64_t iterations = 0;
@@ -114,8 +152,9 @@ int main(int argc, char** argv) {
     }
     Clock::time_point last_done = start;
     std::size_t in_flight = jobs;
-    for (std::size_t k = 0; in_flight > 0; k = (k + 1) % jobs) {
-      requests[k].wait();
+    for (std::size_t fifo = 0; in_flight > 0; fifo = (fifo + 1) % jobs) {
+      const std::size_t k = next_done(fifo);
+      requests[k].wait();  // "any": the index is queued inside the callback, before the request is ready
       last_done = Clock::now();
       ++iterations;
       latency_sum_us += std::chrono::duration<double, std::micro>(last_done - submitted[k]).count();
@@ -129,10 +168,10 @@ int main(int argc, char** argv) {
     const double duration = std::chrono::duration<double>(last_done - start).count();
 
     std::printf("{\"tool\": \"ov_raw_loop\", \"openvino\": \"%s\", \"model\": \"%s\", \"device\": \"%s\", "
-                "\"jobs\": %zu, \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
+                "\"jobs\": %zu, \"order\": \"%s\", \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
                 "\"mean_latency_us\": %.3f, \"properties\": {",
                 json_escape(ov::get_openvino_version().buildNumber).c_str(), json_escape(model_path).c_str(),
-                json_escape(device).c_str(), jobs, static_cast<unsigned long long>(iterations), duration,
+                json_escape(device).c_str(), jobs, any_order ? "any" : "fifo", static_cast<unsigned long long>(iterations), duration,
                 iterations / duration, latency_sum_us / static_cast<double>(iterations));
     const char* const keys[] = {"NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                                 "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};
