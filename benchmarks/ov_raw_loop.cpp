@@ -1,7 +1,8 @@
 // ov_raw_loop: the fastest plain C++ async loop over OpenVINO we know how to write — "our limit"
 // when comparing vart_async's OpenVINO engine with benchmark_app and AsyncInferQueue.
 //
-//   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [--order fifo|any] [PROPERTY=VALUE ...]
+//   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [--order fifo|any] [--frames N]
+//               [PROPERTY=VALUE ...]
 //
 // PROPERTY=VALUE pairs go to compile_model as OpenVINO properties (strings), e.g.
 //   PERFORMANCE_HINT=LATENCY NUM_STREAMS=2 INFERENCE_NUM_THREADS=2 INFERENCE_PRECISION_HINT=f32
@@ -14,7 +15,9 @@
 // the time is up, then drain. --order any instead restarts whichever request finishes first (a
 // completion callback queues its index, like AsyncInferQueue and benchmark_app): when one stream
 // is slowed (another process on its core), FIFO leaves the fast stream idle while it waits for
-// the slow one; "any" keeps it busy. Duration = first submit to the last completion seen by the host
+// the slow one; "any" keeps it busy. --frames N streams instead of replaying: before each
+// submission the request's input buffers get the next of N distinct pre-made frames (memcpy) and
+// after each completion its outputs are copied out — what a C++ feed behind a streaming API costs. Duration = first submit to the last completion seen by the host
 // (vart_async's definition). Prints one JSON object: iterations, duration_s, fps, mean_latency_us
 // (submit to completion seen), jobs and the compiled model's properties.
 //
@@ -49,7 +52,7 @@ struct FreeDeleter {
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
                "ov_raw_loop: %s\nusage: ov_raw_loop MODEL [--jobs K] [--time S] [--device D] [--order fifo|any] "
-               "[KEY=VALUE ...]\n",
+               "[--frames N] [KEY=VALUE ...]\n",
                why);
   std::exit(2);
 }
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   std::string device = "CPU";
   bool any_order = false;
+  std::size_t n_frames = 0;
   ov::AnyMap config;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -82,6 +86,8 @@ int main(int argc, char** argv) {
       seconds = std::strtod(argv[++i], nullptr);
     } else if (arg == "--device" && has_value) {
       device = argv[++i];
+    } else if (arg == "--frames" && has_value) {
+      n_frames = std::strtoul(argv[++i], nullptr, 10);
     } else if (arg == "--order" && has_value) {
       const std::string order = argv[++i];
       if (order != "fifo" && order != "any") usage("--order is fifo or any");
@@ -106,6 +112,30 @@ int main(int argc, char** argv) {
       memory.emplace_back(std::aligned_alloc(64, bytes));
       std::memset(memory.back().get(), 0, bytes);
       return ov::Tensor(port.get_element_type(), port.get_shape(), memory.back().get());
+    };
+    // --frames: N frames per input (filled with a different byte each) and one output sink per output.
+    std::vector<std::vector<std::vector<unsigned char>>> frames(compiled.inputs().size());
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const auto& port = compiled.input(i);
+      const std::size_t bytes = ov::shape_size(port.get_shape()) * port.get_element_type().size();
+      for (std::size_t f = 0; f < n_frames; ++f) frames[i].emplace_back(bytes, static_cast<unsigned char>(f % 61));
+    }
+    std::vector<std::vector<unsigned char>> sinks;
+    for (const auto& port : compiled.outputs()) {
+      sinks.emplace_back(ov::shape_size(port.get_shape()) * port.get_element_type().size());
+    }
+    std::uint64_t next_frame = 0;
+    auto stage = [&](ov::InferRequest& r) {
+      if (n_frames == 0) return;
+      const std::size_t f = next_frame++ % n_frames;
+      for (std::size_t i = 0; i < frames.size(); ++i) {
+        std::memcpy(r.get_input_tensor(i).data(), frames[i][f].data(), frames[i][f].size());
+      }
+    };
+    auto collect = [&](ov::InferRequest& r) {
+      for (std::size_t i = 0; i < sinks.size(); ++i) {
+        std::memcpy(sinks[i].data(), r.get_output_tensor(i).data(), sinks[i].size());
+      }
     };
     for (auto& r : requests) {
       r = compiled.create_infer_request();
@@ -148,6 +178,7 @@ int main(int argc, char** argv) {
     const Clock::time_point deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     for (std::size_t k = 0; k < jobs; ++k) {
       submitted[k] = Clock::now();
+      stage(requests[k]);
       requests[k].start_async();
     }
     Clock::time_point last_done = start;
@@ -155,11 +186,13 @@ int main(int argc, char** argv) {
     for (std::size_t fifo = 0; in_flight > 0; fifo = (fifo + 1) % jobs) {
       const std::size_t k = next_done(fifo);
       requests[k].wait();  // "any": the index is queued inside the callback, before the request is ready
+      if (n_frames > 0) collect(requests[k]);
       last_done = Clock::now();
       ++iterations;
       latency_sum_us += std::chrono::duration<double, std::micro>(last_done - submitted[k]).count();
       if (last_done < deadline) {
         submitted[k] = Clock::now();
+        stage(requests[k]);
         requests[k].start_async();
       } else {
         --in_flight;
@@ -168,10 +201,10 @@ int main(int argc, char** argv) {
     const double duration = std::chrono::duration<double>(last_done - start).count();
 
     std::printf("{\"tool\": \"ov_raw_loop\", \"openvino\": \"%s\", \"model\": \"%s\", \"device\": \"%s\", "
-                "\"jobs\": %zu, \"order\": \"%s\", \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
+                "\"jobs\": %zu, \"order\": \"%s\", \"frames\": %zu, \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
                 "\"mean_latency_us\": %.3f, \"properties\": {",
                 json_escape(ov::get_openvino_version().buildNumber).c_str(), json_escape(model_path).c_str(),
-                json_escape(device).c_str(), jobs, any_order ? "any" : "fifo", static_cast<unsigned long long>(iterations), duration,
+                json_escape(device).c_str(), jobs, any_order ? "any" : "fifo", n_frames, static_cast<unsigned long long>(iterations), duration,
                 iterations / duration, latency_sum_us / static_cast<double>(iterations));
     const char* const keys[] = {"NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                                 "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};

@@ -1,6 +1,6 @@
 """Builds and runs benchmarks/ov_raw_loop.cpp, the plain C++ OpenVINO async loop ("our limit").
 
-    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [KEY=VALUE ...]
+    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [--frames N] [K=V ...]
     python benchmarks/ov_raw_loop.py --build-only
 
 It is compiled with the system C++ compiler (`CXX`, default g++) against the headers and the
@@ -64,14 +64,16 @@ def run(
     properties: dict[str, str] | None = None,
     *,
     order: str = "fifo",
+    frames: int = 0,
 ) -> dict[str, Any]:
     """Runs the loop; returns its JSON report (iterations, duration_s, fps, mean_latency_us, ...).
 
     order: "fifo" waits for the oldest request (vart_async's order), "any" restarts whichever
-    request finishes first (AsyncInferQueue's and benchmark_app's).
+    request finishes first (AsyncInferQueue's and benchmark_app's). frames > 0 streams: a new
+    frame (of `frames` distinct ones) is copied in before each submission, the outputs out after.
     """
     args = [str(build()), os.fspath(model), "--jobs", str(jobs), "--time", str(seconds), "--device", device,
-            "--order", order]
+            "--order", order, "--frames", str(frames)]
     args += [f"{k}={v}" for k, v in (properties or {}).items()]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     report: dict[str, Any] = json.loads(out)
@@ -84,6 +86,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--time", type=float, default=3.0)
     parser.add_argument("--device", default="CPU")
+    parser.add_argument("--frames", type=int, default=0, help="stream N distinct frames (default 0: replay)")
     parser.add_argument("--order", choices=["fifo", "any"], default="fifo",
                         help="wait for the oldest request (fifo) or take whichever finishes first (any)")
     parser.add_argument("--build-only", action="store_true", help="build, print the command and the path")
@@ -97,7 +100,7 @@ def main() -> None:
     if not args.model:
         parser.error("give a model (or --build-only)")
     props = dict(p.split("=", 1) for p in args.properties)
-    report = run(args.model, args.jobs, args.time, args.device, props, order=args.order)
+    report = run(args.model, args.jobs, args.time, args.device, props, order=args.order, frames=args.frames)
     json.dump(report, sys.stdout, indent=2)
     print()
 
