@@ -1,6 +1,6 @@
 """Shared setup of the benchmark suite: models, peer helpers, and the opt-in long comparisons.
 
-    pytest benchmarks --benchmark-only                 # the regression suite (about a minute)
+    pytest benchmarks --benchmark-only                 # the regression suite (~35 s on 2 cores)
     pytest benchmarks --benchmark-only --run-slow      # + the side-by-side peer comparisons (~5 min)
 
 The long comparisons (test_compare_peers.py, marked `slow`) take --compare-seconds per side

@@ -99,13 +99,12 @@ def test_emulator_async_over_sync_speedup(benchmark, par2):
 def test_overhead_async_cpp_loop_vs_python_loop(benchmark, zero):
     """Pure overhead (service time 0): the C++ run loop vs a Python submit/wait loop, same session.
 
-    Two figures, measured interleaved and reported, not asserted: throughput (cpp_over_python) and
-    process CPU time per job (python_over_cpp_cpu). Since the emulator runs each job on a worker
-    thread from its submission (ca70882), a 0 us job is handed over and back (~25 us on our 2-vCPU
-    VM): the C++ loop waits at once and sleeps on every job, while the slower Python loop usually
-    finds the job done already and does not — so at 0 us the ratio measures wake-up costs, not
-    loop overhead (0.4-0.9 in throughput, 0.85-1.1 in CPU per job, where the older emulator gave
-    1.75-2.5). See docs/benchmarks.md.
+    Two figures, measured interleaved and reported, not asserted: throughput (cpp_over_python, best
+    rounds) and process CPU time per job (python_over_cpp_cpu, median). At 0 us a job is a hand-off
+    to the emulator's worker thread and back, so both loops are bound by thread wake-ups, which on
+    a shared VM swing from ~3 us to ~25 us with the host's load: when they are slow, the C++ loop
+    (it waits at once and sleeps on every job) falls behind the Python loop (which usually finds
+    the job done already). Measured on our 2-vCPU VM: 1.75-2.5 when quiet, 0.4-0.9 in slow phases.
     """
     n = 20_000
     ratios, runs, py_rates, cpu_ratios = [], [], [], []
