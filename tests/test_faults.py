@@ -51,6 +51,7 @@ def test_out_of_order_completion_is_collected_in_order(descriptor):
     with vart_async.open(model, jobs=2) as s:
         r = s.run(iterations=10)
     assert r.completed == 10
+    assert r.collected == "submission"  # the VART engine waits for the oldest job (FIFO)
     assert (r.t_done[1:] >= r.t_done[:-1]).all()
 
 

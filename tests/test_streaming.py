@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -145,3 +146,35 @@ def test_asyncio_infer(descriptor):
         got = asyncio.run(main())
     for g, w in zip(got, want, strict=True):
         _assert_same(g, w)
+
+
+def test_stream_converts_frames_that_are_not_an_exact_match(descriptor):
+    """Exact frames are copied natively; other dtypes, layouts and containers go through staging."""
+    with vart_async.open(descriptor(service_time_us=100), jobs=2) as s:
+        frames = _frames(s, 4)
+        want = [_expected(s, f) for f in frames]
+        variants = [
+            [frames[0][0], frames[0][1].astype(np.float64)],  # converted (same kind)
+            (np.asfortranarray(frames[1][0]), frames[1][1]),  # not C-contiguous, and a tuple
+            [frames[2][0].reshape(-1), frames[2][1].reshape(-1)],  # same size, other shape
+            {"b": frames[3][1], "a": frames[3][0]},  # by name
+        ]
+        for got, w in zip(s.stream(variants), want, strict=True):
+            _assert_same(got, w)
+        with pytest.raises(ValueError, match="cannot be cast"):
+            list(s.stream([[frames[0][0].astype(np.float32), frames[0][1]]]))
+
+
+def test_stream_stall_raises_wait_timeout_and_the_session_recovers(descriptor):
+    model = descriptor(service_time_us=100, faults={"stall_jobs": [2], "stall_ms": 600})
+    with vart_async.open(model, jobs=2) as s:
+        t0 = time.monotonic()
+        late = r"frame 1 \(slot 1\) did not finish within 150 ms"
+        with pytest.raises(vart_async.WaitTimeoutError, match=late):
+            list(s.stream(_frames(s, 10), wait_timeout=0.15))
+        assert time.monotonic() - t0 < 0.55  # the timeout and the close, not the stall
+        # The stalled slot is abandoned, not freed; the session goes on with the other one...
+        assert s.run(iterations=3, wait_timeout=5).completed == 3
+        time.sleep(0.6)  # ...and takes it back once the runtime is done with it.
+        assert len(list(s.stream(_frames(s, 6)))) == 6
+        assert s.run(iterations=4).max_in_flight == 2

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -122,6 +123,17 @@ class Engine {
 
   // Runs the slot's job synchronously. kOk or kFailed.
   virtual Status run(Slot& slot) noexcept = 0;
+
+  // Optional. Arranges for `done` to be called each time a job submitted on `slot` finishes, before
+  // wait() on it can return kOk/kFailed, so a caller can learn which job finished first instead of
+  // waiting in submission order. `done` runs on a runtime thread: it must be quick, must not throw
+  // and must not call the engine. Called only while the slot is idle. Returns false when the
+  // runtime cannot tell (the default): callers then wait in submission order.
+  virtual bool notify_when_done(Slot& slot, std::function<void()> done) noexcept {
+    (void)slot;
+    (void)done;
+    return false;
+  }
 };
 
 }  // namespace vart_async::core

@@ -1,6 +1,7 @@
 #include "core/pipeline.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -67,7 +68,52 @@ void keep_forever(std::shared_ptr<void> object) {
   kept->push_back(std::move(object));
 }
 
+constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
 }  // namespace
+
+// Slots whose job finished, in the order the runtime reported them (each slot at most once).
+// Filled from runtime threads by the notify_when_done callbacks, which share ownership: a slot
+// kept forever keeps its callback, and with it this queue, alive.
+class ReadyQueue {
+ public:
+  explicit ReadyQueue(std::size_t slots) : queued_(slots, 0), order_(slots) {}
+
+  void push(std::size_t k) noexcept {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (queued_[k] != 0) return;
+      queued_[k] = 1;
+      order_[(head_ + size_) % order_.size()] = k;
+      ++size_;
+    }
+    ready_.notify_one();
+  }
+
+  // The next finished slot, or kNone after `timeout`.
+  std::size_t pop(microseconds timeout) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!ready_.wait_for(lock, timeout, [this] { return size_ > 0; })) return kNone;
+    const std::size_t k = order_[head_];
+    head_ = (head_ + 1) % order_.size();
+    --size_;
+    queued_[k] = 0;
+    return k;
+  }
+
+  void clear() noexcept {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    std::fill(queued_.begin(), queued_.end(), 0);
+    head_ = size_ = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<char> queued_;
+  std::vector<std::size_t> order_;  // ring of reported slots
+  std::size_t head_ = 0, size_ = 0;
+};
 
 std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
@@ -90,6 +136,12 @@ Pipeline::Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs) : engine_(s
     slots_.push_back(engine_->create_slot());
     state_[k].store(SlotState::kIdle);
   }
+  auto ready = std::make_shared<ReadyQueue>(jobs);
+  bool reports = true;
+  for (std::size_t k = 0; k < jobs && reports; ++k) {
+    reports = engine_->notify_when_done(*slots_[k], [ready, k] { ready->push(k); });
+  }
+  if (reports) ready_ = std::move(ready);
 }
 
 Pipeline::~Pipeline() {
@@ -194,7 +246,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
   };
   publish();
   const std::size_t n_slots = slots_.size();
-  IndexRing free(n_slots), inflight(n_slots);
+  IndexRing free(n_slots);
   for (std::size_t k = 0; k < n_slots; ++k) {
     if (state_[k].load() == SlotState::kIdle) free.push(k);
   }
@@ -262,6 +314,21 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
     return st;
   }
 
+  // Collect jobs as they finish when the engine can say which did (a replay has no order to
+  // keep), else the oldest first. Either way each slot's record is found through rec_of.
+  const bool by_completion = ready_ && opt.completion_order && feed == nullptr;
+  st.completion_order = by_completion;
+  if (by_completion) ready_->clear();
+  std::vector<std::size_t> rec_of(n_slots, kNone);  // index in st.jobs of the slot's job in flight
+  std::size_t n_inflight = 0;
+  auto oldest = [&] {
+    std::size_t best = kNone;
+    for (std::size_t j = 0; j < n_slots; ++j) {
+      if (rec_of[j] != kNone && (best == kNone || rec_of[j] < rec_of[best])) best = j;
+    }
+    return best;
+  };
+
   bool filled = false;  // the slot at free.front() holds input from the feed but was not accepted yet
   bool busy_streak = false;
   Clock::time_point busy_since{};
@@ -302,7 +369,8 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
       busy_streak = false;
       backoff = kBackoffMin;
       free.pop();
-      inflight.push(k);
+      rec_of[k] = st.jobs.size();
+      ++n_inflight;
       state_[k].store(SlotState::kInFlight, std::memory_order_relaxed);
       JobRecord rec;
       rec.seq = st.submitted++;
@@ -310,10 +378,10 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
       rec.t_submit = since_t0(t_submit);
       rec.t_started = since_t0(t_started);
       st.jobs.push_back(rec);
-      st.max_in_flight = std::max(st.max_in_flight, inflight.size());
+      st.max_in_flight = std::max(st.max_in_flight, n_inflight);
     }
 
-    if (inflight.empty()) {
+    if (n_inflight == 0) {
       if (stopped || exhausted || !was_busy) break;
       // Busy with none of our jobs in flight: another user holds the device.
       const auto now = Clock::now();
@@ -330,14 +398,29 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
       continue;
     }
 
-    // Steady state / drain: the oldest job first (FIFO), whatever order the runtime finishes in.
-    const std::size_t k = inflight.front();
-    // Find its record: records are in submission order and in-flight jobs are the newest ones.
-    JobRecord& rec = st.jobs[st.jobs.size() - inflight.size()];
+    // Steady state / drain: the first job to finish (or the oldest, FIFO, when the engine cannot
+    // tell or a feed needs the order). In completion order, the wait after the report only makes
+    // sure the runtime is done with the slot; no job is reported before it finished.
     bool abandoned = false;
-    const Status s = wait_sliced(k, opt.wait_timeout, &abandoned);
+    std::size_t k = kNone;
+    Status s = Status::pending();
+    if (by_completion) {
+      // The oldest job must finish within the wait timeout of its start, however busy the others keep us.
+      const auto started = t0 + std::chrono::nanoseconds(st.jobs[rec_of[oldest()]].t_started);
+      k = next_done_sliced(rec_of, started + opt.wait_timeout, &abandoned);
+    }
+    if (k != kNone) {
+      s = wait_sliced(k, opt.wait_timeout, &abandoned);
+    } else if (!by_completion) {
+      k = oldest();
+      s = wait_sliced(k, opt.wait_timeout, &abandoned);
+    } else {
+      k = oldest();  // nothing finished in time: the oldest job is the one that timed out
+    }
+    JobRecord& rec = st.jobs[rec_of[k]];
     if (s.code == Status::Code::kPending) {
-      inflight.pop();
+      rec_of[k] = kNone;
+      --n_inflight;
       state_[k].store(SlotState::kAbandoned);
       if (abandoned) {
         rec.outcome = JobOutcome::kCancelled;
@@ -351,9 +434,11 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
       }
       // What is still in flight gets one look; whatever is not done yet is cancelled and its slot
       // abandoned (never freed or reused while the runtime may still use it).
-      while (!inflight.empty()) {
-        const std::size_t j = inflight.pop();
-        JobRecord& r = st.jobs[st.jobs.size() - inflight.size() - 1];
+      while (n_inflight > 0) {
+        const std::size_t j = oldest();
+        JobRecord& r = st.jobs[rec_of[j]];
+        rec_of[j] = kNone;
+        --n_inflight;
         const Status p = engine_->wait(*slots_[j], microseconds{0});
         if (p.code == Status::Code::kPending) {
           state_[j].store(SlotState::kAbandoned);
@@ -367,12 +452,30 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
       break;
     }
     const auto t_done = Clock::now();
-    inflight.pop();
+    rec_of[k] = kNone;
+    --n_inflight;
     state_[k].store(SlotState::kIdle, std::memory_order_relaxed);
     free.push(k);
     finish(k, s, rec, t_done);
   }
   return st;
+}
+
+std::size_t Pipeline::next_done_sliced(const std::vector<std::size_t>& rec_of, Clock::time_point deadline,
+                                       bool* abandoned) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<microseconds>(deadline - Clock::now());
+    const std::size_t k = ready_->pop(std::clamp(left, microseconds{0}, kWaitSlice));
+    if (k != kNone) {
+      if (rec_of[k] != kNone) return k;
+      continue;  // a report about a slot that is not ours in flight (e.g. abandoned by an earlier run)
+    }
+    if (Clock::now() >= deadline) return kNone;
+    if (cancel_requests_.load(std::memory_order_relaxed) >= 2) {
+      *abandoned = true;
+      return kNone;
+    }
+  }
 }
 
 Status Pipeline::submit(std::size_t k, milliseconds busy_timeout) {
@@ -406,6 +509,26 @@ Status Pipeline::wait(std::size_t k, microseconds timeout) {
   Status s = engine_->wait(*slots_[k], timeout);
   if (s.code != Status::Code::kPending) state_[k].store(SlotState::kIdle);
   return s;
+}
+
+void Pipeline::abandon(std::size_t k) {
+  CallCounter guard(low_level_calls_);
+  if (running_.load()) throw std::logic_error("the pipeline is running: abandon() is not available during run()");
+  check_slot(k);
+  SlotState expected = SlotState::kInFlight;
+  state_[k].compare_exchange_strong(expected, SlotState::kAbandoned);
+}
+
+std::size_t Pipeline::next_done(microseconds timeout) {
+  CallCounter guard(low_level_calls_);
+  if (running_.load()) throw std::logic_error("the pipeline is running: next_done() is not available during run()");
+  if (!ready_) throw std::logic_error("the engine does not report which job finished first");
+  const std::size_t k = ready_->pop(timeout);
+  return k == kNone ? slots_.size() : k;
+}
+
+void Pipeline::forget_done() noexcept {
+  if (ready_) ready_->clear();
 }
 
 }  // namespace vart_async::core

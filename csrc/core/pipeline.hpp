@@ -42,6 +42,8 @@ struct RunOptions {
   double time_limit_s = 0;       // 0 = no time limit. With both limits the run goes on until both are met
                                  // (benchmark_app's rule); with neither, until the feed or cancel() ends it.
   bool sync = false;             // run each job synchronously, one at a time (slot = seq % K)
+  bool completion_order = true;  // without a feed, collect jobs as they finish when the engine can
+                                 // tell (notify_when_done); otherwise (or with a feed) the oldest first
   std::chrono::milliseconds wait_timeout{30000};
   std::uint64_t warmup = 0;      // jobs run before the measured run, left out of every statistic
 };
@@ -53,6 +55,7 @@ struct RunStats {
   std::int64_t wall_ns = 0;        // run start (first submit) to the last job seen done
   StopReason reason = StopReason::kFinished;
   std::string message;             // why the run stopped early
+  bool completion_order = false;   // jobs were collected as they finished (else oldest first)
   std::vector<JobRecord> jobs;     // in submission order
 };
 
@@ -71,6 +74,8 @@ enum class SlotState : std::uint8_t {
   kInFlight,
   kAbandoned,  // its job outlived a run (timeout/cancel): never reused until the runtime says it is done
 };
+
+class ReadyQueue;
 
 class Pipeline {
  public:
@@ -109,6 +114,17 @@ class Pipeline {
   Status submit(std::size_t k, std::chrono::milliseconds busy_timeout);
   // wait: slot must be in flight or abandoned; kOk/kFailed make it idle, kPending leaves it.
   Status wait(std::size_t k, std::chrono::microseconds timeout);
+  // Gives up on slot k's job (in flight from submit()): the slot is abandoned, reused only once
+  // the runtime says the job is done (as run() does with a job that timed out).
+  void abandon(std::size_t k);
+  // True when the engine says which job finished first (then next_done() works).
+  bool knows_completion_order() const noexcept { return ready_ != nullptr; }
+  // The slot of a job that finished since the last call (then wait() on it to collect it), or
+  // jobs() when none did within `timeout`. A slot may be reported that is not in flight any more
+  // (e.g. its job was collected by wait() directly): callers skip those.
+  std::size_t next_done(std::chrono::microseconds timeout);
+  // Forgets finished jobs not asked for yet (before a new loop of one's own).
+  void forget_done() noexcept;
 
  private:
   RunStats run_loop(const RunOptions& options, Feed* feed, bool measured);
@@ -116,11 +132,16 @@ class Pipeline {
   // second cancel() (then *abandoned is set).
   Status wait_sliced(std::size_t k, std::chrono::milliseconds timeout, bool* abandoned);
   void reclaim_abandoned() noexcept;
+  // Completion order: the next finished slot among those in flight (skipping stale reports), or
+  // a value >= jobs() at `deadline` or after a second cancel() (then *abandoned is set).
+  std::size_t next_done_sliced(const std::vector<std::size_t>& rec_of,
+                               std::chrono::steady_clock::time_point deadline, bool* abandoned);
   void check_slot(std::size_t k) const;
 
   std::shared_ptr<Engine> engine_;
   std::vector<std::shared_ptr<Slot>> slots_;
   std::unique_ptr<std::atomic<SlotState>[]> state_;
+  std::shared_ptr<ReadyQueue> ready_;  // null unless the engine reports completions
   std::atomic<bool> running_{false};
   std::atomic<int> low_level_calls_{0};
   std::atomic<unsigned> cancel_requests_{0};

@@ -9,6 +9,7 @@
 
 #include "core/pipeline.hpp"
 #include "py/engine_capsule.hpp"
+#include "py/pipeline_handle.hpp"
 
 namespace pb = pybind11;
 
@@ -16,40 +17,6 @@ namespace vart_async::py {
 namespace {
 
 using core::Pipeline;
-
-// What a numpy view of a slot buffer keeps alive. The slot is released before the engine that
-// allocated it (members are destroyed in reverse order).
-struct SlotOwner {
-  std::shared_ptr<core::Engine> engine;
-  std::shared_ptr<core::Slot> slot;
-};
-
-// Holds the pipeline so close() can free it early (with the GIL released) while Python objects
-// that refer to it still exist.
-class PipelineHandle {
- public:
-  PipelineHandle(const pb::capsule& engine, std::size_t jobs) {
-    std::shared_ptr<core::Engine> e = engine_from_capsule(engine);
-    // Safe: slot allocation touches only C++ objects.
-    pb::gil_scoped_release release;
-    pipeline_ = std::make_unique<Pipeline>(std::move(e), jobs);
-  }
-  Pipeline& get() {
-    if (!pipeline_) throw std::logic_error("the session is closed");
-    return *pipeline_;
-  }
-  void close() {
-    if (pipeline_ && pipeline_->running()) throw std::logic_error("the session is running: cancel() the run first");
-    std::unique_ptr<Pipeline> p = std::move(pipeline_);
-    // Safe: the destructor may wait for in-flight jobs; it never calls into Python.
-    pb::gil_scoped_release release;
-    p.reset();
-  }
-  bool closed() const { return !pipeline_; }
-
- private:
-  std::unique_ptr<Pipeline> pipeline_;
-};
 
 pb::dict spec_dict(const core::TensorSpec& t) {
   pb::dict d;
@@ -78,11 +45,6 @@ pb::dict info_dict(const core::EngineInfo& i) {
   for (const auto& [k, v] : i.properties) props[pb::str(k)] = v;
   d["properties"] = props;
   return d;
-}
-
-// numpy has no bfloat16: those buffers are shown as uint16 (same bits).
-pb::dtype numpy_dtype(core::DType t) {
-  return t == core::DType::kBFloat16 ? pb::dtype("uint16") : pb::dtype(std::string(core::dtype_name(t)));
 }
 
 pb::list slot_arrays(PipelineHandle& h, std::size_t k, bool inputs) {
@@ -126,6 +88,7 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["wall_ns"] = s.wall_ns;
   d["reason"] = std::string(core::to_string(s.reason));
   d["message"] = s.message;
+  d["completion_order"] = s.completion_order;
   d["slot"] = column<std::uint32_t>(s.jobs, [](const core::JobRecord& r) { return r.slot; });
   d["outcome"] = column<std::uint8_t>(s.jobs, [](const core::JobRecord& r) { return r.outcome; });
   d["t_submit"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_submit; });
@@ -166,7 +129,7 @@ void bind_pipeline(pb::module_& m) {
       .def(
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
-             std::uint64_t warmup) {
+             std::uint64_t warmup, bool completion_order) {
             Pipeline& p = h.get();
             core::RunOptions o;
             o.iterations = iterations;
@@ -174,6 +137,7 @@ void bind_pipeline(pb::module_& m) {
             o.sync = sync;
             o.wait_timeout = std::chrono::milliseconds(wait_timeout_ms);
             o.warmup = warmup;
+            o.completion_order = completion_order;
             core::RunStats s;
             {
               // Safe: the whole run is C++; no Python object is touched until it returns.
@@ -183,7 +147,9 @@ void bind_pipeline(pb::module_& m) {
             return stats_dict(s);
           },
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
-          "Runs the pipelined loop in C++. Releases the GIL.")
+          pb::arg("completion_order") = true,
+          "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
+          "completion_order is false). Releases the GIL.")
       .def("cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")
       .def(
           "progress",
@@ -218,6 +184,8 @@ void bind_pipeline(pb::module_& m) {
             return status_tuple(s);
           },
           pb::arg("slot"), pb::arg("timeout_us"), "Waits for slot k's job. Releases the GIL.")
+      .def_property_readonly("knows_completion_order",
+                             [](PipelineHandle& h) { return h.get().knows_completion_order(); })
       .def("close", &PipelineHandle::close, "Frees the slots (waits for jobs in flight). Releases the GIL.");
 }
 

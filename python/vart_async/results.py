@@ -27,8 +27,10 @@ def percentile(sorted_ms: npt.NDArray[np.float64], p: float) -> float:
 class RunResult:
     """One run. Times are seconds since the run started (host steady clock).
 
-    Latency of a job = from just before the host submitted it to when the host saw it done
-    (the wait on it returned), so it includes queueing behind older jobs (FIFO completion).
+    Latency of a job = from just before the host submitted it to when the host saw it done (the
+    wait on it returned). `collected` says how jobs were collected: "completion" (as each finished,
+    the engine reporting it: replay runs on OpenVINO) or "submission" (the oldest first, FIFO, so a
+    job's latency includes waiting behind older ones).
     """
 
     mode: str
@@ -48,6 +50,7 @@ class RunResult:
     t_submit: npt.NDArray[np.float64] = field(repr=False)
     t_started: npt.NDArray[np.float64] = field(repr=False)
     t_done: npt.NDArray[np.float64] = field(repr=False)
+    collected: str = "submission"
 
     @classmethod
     def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
@@ -74,6 +77,7 @@ class RunResult:
             t_submit=seconds("t_submit"),
             t_started=seconds("t_started"),
             t_done=t_done,
+            collected="completion" if raw.get("completion_order") else "submission",
         )
 
     @property
@@ -134,4 +138,5 @@ class RunResult:
             "latency_ms": self.latency_stats(),
             "reason": self.reason,
             "message": self.message,
+            "collected": self.collected,
         }

@@ -6,7 +6,6 @@ import asyncio
 import math
 import os
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -185,6 +184,7 @@ class Session:
         time_limit: float | None = None,
         mode: Literal["async", "sync"] = "async",
         *,
+        in_order: bool = False,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
         warmup: int = 0,
         progress: Callable[[int, int], None] | None = None,
@@ -196,6 +196,10 @@ class Session:
         every slot in flight (prime, steady state, drain); sync runs one job at a time. Jobs that
         fail or time out raise a RunError carrying the partial result; Ctrl-C drains what is in
         flight and raises Interrupted (a KeyboardInterrupt) carrying it.
+
+        Jobs are collected as they finish when the engine reports completions (OpenVINO), which
+        keeps every slot busy when one job is slow; `in_order=True` always waits for the oldest job
+        first (FIFO, as vart_infer_async does). `result.collected` says which happened.
 
         `progress(submitted, completed)` is called every `progress_interval` seconds from the
         calling thread while the run goes on (never from the C++ loop).
@@ -223,6 +227,7 @@ class Session:
                 mode == "sync",
                 max(1, math.ceil(wait_timeout * 1000)),
                 warmup,
+                not in_order,
             ),
             pipe.cancel,
             report,
@@ -291,56 +296,39 @@ class Session:
         if self._queue is not None:
             self._queue.wait_all()
 
-    def stream(self, frames: Iterable[Any], *, copy: bool = True) -> Iterator[list[npt.NDArray[Any]]]:
+    def stream(
+        self, frames: Iterable[Any], *, copy: bool = True, wait_timeout: float = DEFAULT_WAIT_TIMEOUT_S
+    ) -> Iterator[list[npt.NDArray[Any]]]:
         """Runs one job per frame and yields each job's outputs in frame order.
 
         Each frame (an array, a list of arrays or a name→array dict) is copied into a free slot's
         input buffers; the pipeline is kept full (up to `jobs` in flight) while you consume outputs.
-        copy=False yields the slot's own output arrays (zero-copy), valid until you ask for the next
-        result — keep a copy of what you need beyond that.
+        A frame that already matches the slot (same dtype, C-contiguous) is copied in C++; others
+        are converted as submit() does. The next frame is taken from `frames` only when a slot is
+        free for it. copy=False yields the slot's own output arrays (zero-copy), valid until you
+        ask for the next result — keep a copy of what you need beyond that. Waits release the GIL;
+        a job that takes longer than `wait_timeout` seconds raises WaitTimeoutError.
         """
         pipe = self._native()
         if self._queue is not None:
             self._queue.wait_all()
-        free: deque[int] = deque(range(self.jobs))
-        inflight: deque[int] = deque()
-        it = iter(frames)
-        more = True
+        if not wait_timeout > 0:
+            raise ValueError(f"wait_timeout must be > 0 seconds (got {wait_timeout!r})")
+        specs = self.inputs
         try:
-            while True:
-                while more and free:
-                    try:
-                        frame = next(it)
-                    except StopIteration:
-                        more = False
-                        break
-                    k = free[0]
-                    self._stage(k, frame)
-                    code, message = pipe.submit(k, self._busy_timeout_ms)
-                    if code != _core.STATUS_OK:
-                        raise EngineError(f"submission on slot {k} was refused: {message or 'runtime busy'}")
-                    inflight.append(free.popleft())
-                if not inflight:
-                    return
-                k = inflight[0]
-                code, message = pipe.wait(k, 1_000_000)
-                while code == _core.STATUS_PENDING:
-                    code, message = pipe.wait(k, 1_000_000)
-                inflight.popleft()
-                if code != _core.STATUS_OK:
-                    free.append(k)
-                    raise JobFailedError(f"job on slot {k} failed: {message}")
-                outputs = list(self.slots[k].outputs)
-                if copy:
-                    free.append(k)
-                    yield [o.copy() for o in outputs]
-                else:
-                    yield outputs
-                    free.append(k)  # only now can nothing see the slot's outputs any more
-        finally:
-            for k in inflight:  # an abandoned generator still waits for its jobs
-                while pipe.wait(k, 1_000_000)[0] == _core.STATUS_PENDING:
-                    pass
+            st = _core.Stream(
+                pipe,
+                copy,
+                self._busy_timeout_ms,
+                max(1, math.ceil(wait_timeout * 1000)),
+                lambda targets, frame: _staging.stage(targets, frame, specs),
+                [slot.inputs for slot in self.slots],
+                [slot.outputs for slot in self.slots],
+                (EngineError, JobFailedError, WaitTimeoutError),
+            )
+        except RuntimeError as e:  # every slot holds a job from submit(k)
+            raise ValueError(str(e)) from None
+        return _stream(st, frames, copy)
 
     async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop."""
@@ -359,6 +347,30 @@ class Session:
         else:  # all slots busy (or first use): wait for one off the event loop
             await loop.run_in_executor(None, self._queued, inputs, deliver, fail)
         return await fut
+
+
+def _stream(st: Any, frames: Iterable[Any], copy: bool) -> Iterator[list[npt.NDArray[Any]]]:
+    # The per-frame path: one native call per frame (it stages, submits and, when no slot is free,
+    # collects a finished job: in completion order when the engine reports it, outputs still yielded
+    # in frame order). Abandoning the generator still waits for the jobs in flight.
+    try:
+        push, ready = st.push, st.ready
+        if copy:
+            for frame in frames:
+                out = push(frame)
+                if out is not None:
+                    yield out
+                    while (out := ready()) is not None:  # collected out of order: now next in line
+                        yield out
+        else:
+            for frame in frames:
+                if st.full:
+                    yield st.pop()  # the slot stays lent until we are resumed
+                push(frame)
+        while (out := st.pop()) is not None:
+            yield out
+    finally:
+        st.close()
 
 
 def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

@@ -1,0 +1,325 @@
+// Bindings of the streaming loop behind Session.stream(): one call per frame stages the frame into
+// a free slot, submits it and, when every slot is in flight, first waits for the oldest job and hands
+// back its outputs. A Python generator over it costs one call per frame instead of a dozen.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "py/pipeline_handle.hpp"
+
+namespace pb = pybind11;
+
+namespace vart_async::py {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Waits are sliced so that Ctrl-C reaches Python within this bound.
+constexpr microseconds kWaitSlice{100'000};
+// Copies above this size release the GIL (smaller ones cost less than the release).
+constexpr std::size_t kReleaseGilAbove = 256 * 1024;
+// Models with more inputs than this always stage through Python (keeps the fast path allocation-free).
+constexpr std::size_t kMaxExactInputs = 8;
+
+[[noreturn]] void raise(const pb::object& type, const std::string& message) {
+  PyErr_SetString(type.ptr(), message.c_str());
+  throw pb::error_already_set();
+}
+
+class Stream {
+ public:
+  // `stage(targets, frame)` is the Python staging rule (conversions, dicts, shape checks), used
+  // whenever a frame is not already an exact match for the slot buffers. `errors` is the tuple
+  // (EngineError, JobFailedError, WaitTimeoutError).
+  Stream(PipelineHandle& pipe, bool copy, std::int64_t busy_timeout_ms, std::int64_t wait_timeout_ms,
+         pb::object stage, pb::sequence slot_inputs, pb::sequence slot_outputs, pb::tuple errors)
+      : pipe_(pipe),
+        copy_(copy),
+        busy_timeout_(busy_timeout_ms),
+        wait_timeout_(wait_timeout_ms),
+        stage_(std::move(stage)),
+        slot_inputs_(std::move(slot_inputs)),
+        slot_outputs_(std::move(slot_outputs)),
+        engine_error_(errors[0]),
+        job_error_(errors[1]),
+        timeout_error_(errors[2]) {
+    core::Pipeline& p = pipe_.get();
+    const core::EngineInfo& info = p.engine().info();
+    for (const auto& t : info.inputs) in_dtypes_.push_back(numpy_dtype(t.dtype));
+    for (std::size_t i = 0; i < info.outputs.size(); ++i) {
+      const pb::dtype dt = numpy_dtype(info.outputs[i].dtype);
+      std::vector<pb::ssize_t> shape(info.outputs[i].shape.begin(), info.outputs[i].shape.end());
+      pb::ssize_t count = 1;
+      for (auto d : shape) count *= d;
+      const std::size_t nbytes = p.slot(0).outputs()[i].nbytes;
+      if (static_cast<std::size_t>(count * dt.itemsize()) != nbytes) {
+        shape = {static_cast<pb::ssize_t>(nbytes / static_cast<std::size_t>(dt.itemsize()))};  // padded layouts
+      }
+      out_dtypes_.push_back(dt);
+      out_shapes_.push_back(std::move(shape));
+    }
+    // Slots with a job of someone else's (submit(k)) in flight are left alone; an abandoned slot
+    // whose job has finished since is taken back.
+    for (std::size_t k = 0; k < p.jobs(); ++k) {
+      if (p.state(k) == core::SlotState::kAbandoned && p.wait(k, microseconds{0}).code != core::Status::Code::kPending) {
+        // the runtime is done with it: idle again
+      }
+      if (p.state(k) == core::SlotState::kIdle) free_.push_back(k);
+    }
+    if (free_.empty()) throw std::logic_error("no idle slot to stream through: every slot has a job in flight");
+    by_completion_ = copy_ && p.knows_completion_order();
+    if (by_completion_) p.forget_done();
+  }
+
+  // Stages `frame` into a free slot and submits it. When no slot was free (copy mode), first
+  // collects a finished job. Returns the next outputs in frame order if they are ready, else None.
+  pb::object push(const pb::handle& frame) {
+    release_lent();
+    if (free_.empty()) {
+      if (!copy_) throw std::logic_error("no free slot: pop() the oldest result first");
+      collect_one();
+    }
+    const std::size_t k = free_.front();
+    stage(k, frame);
+    core::Status s;
+    {
+      // Safe: submission touches only C++ objects (the frame was copied above).
+      pb::gil_scoped_release release;
+      s = pipe_.get().submit(k, busy_timeout_);
+    }
+    if (s.code == core::Status::Code::kBusy) {
+      raise(timeout_error_, "the runtime stayed busy for " + std::to_string(busy_timeout_.count()) +
+                                " ms (frame " + std::to_string(next_frame_) + ", slot " + std::to_string(k) + ")");
+    }
+    if (!s.is_ok()) {
+      raise(engine_error_, "submission of frame " + std::to_string(next_frame_) + " on slot " + std::to_string(k) +
+                               " was refused: " + s.message);
+    }
+    free_.pop_front();
+    inflight_.emplace_back(k, next_frame_++);
+    if (copy_) results_.emplace_back(pb::none());
+    return ready();
+  }
+
+  // The next outputs in frame order if they are already collected (copy mode), else None.
+  pb::object ready() {
+    if (results_.empty() || results_.front().is_none()) return pb::none();
+    pb::object out = std::move(results_.front());
+    results_.pop_front();
+    return out;
+  }
+
+  // The next outputs in frame order (waiting for them), or None when nothing is left.
+  pb::object pop() {
+    release_lent();
+    if (!copy_) return inflight_.empty() ? pb::object(pb::none()) : lend_oldest();
+    while (!results_.empty() && results_.front().is_none()) collect_one();
+    return ready();
+  }
+
+  // No free slot: the next push() would have to wait (zero-copy mode must pop() first).
+  bool full() const noexcept { return free_.empty() && !lent_; }
+  std::size_t in_flight() const noexcept { return inflight_.size(); }
+
+  // Waits (up to the wait timeout each) for the jobs still in flight; a job that does not finish
+  // leaves its slot abandoned: reused once the runtime is done with it, never freed before.
+  void close() {
+    lent_.reset();
+    results_.clear();
+    if (pipe_.closed()) {
+      inflight_.clear();
+      return;
+    }
+    core::Pipeline& p = pipe_.get();
+    while (!inflight_.empty()) {
+      const std::size_t k = inflight_.front().first;
+      inflight_.pop_front();
+      core::Status s;
+      {
+        // Safe: waits in the runtime only.
+        pb::gil_scoped_release release;
+        s = p.wait(k, std::chrono::duration_cast<microseconds>(wait_timeout_));
+      }
+      if (s.code == core::Status::Code::kPending) {
+        p.abandon(k);  // reused only once the runtime says the job is done
+      } else {
+        free_.push_back(k);
+      }
+    }
+  }
+
+ private:
+  void release_lent() noexcept {
+    if (lent_) free_.push_back(*lent_);
+    lent_.reset();
+  }
+
+  // A frame that is exactly the slot's layout (same dtype, C-contiguous, same size) is copied here;
+  // anything else goes through the Python staging rule.
+  void stage(std::size_t k, const pb::handle& frame) {
+    const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
+    pb::handle arrays[kMaxExactInputs];
+    const std::size_t n = bufs.size();
+    bool exact = n <= kMaxExactInputs;
+    if (exact && n == 1 && pb::isinstance<pb::array>(frame)) {
+      arrays[0] = frame;
+    } else if (exact && (PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
+               static_cast<std::size_t>(PySequence_Fast_GET_SIZE(frame.ptr())) == n) {
+      for (std::size_t i = 0; i < n; ++i) arrays[i] = PySequence_Fast_GET_ITEM(frame.ptr(), static_cast<pb::ssize_t>(i));
+    } else {
+      exact = false;
+    }
+    std::size_t total = 0;
+    for (std::size_t i = 0; exact && i < n; ++i) {
+      if (!pb::isinstance<pb::array>(arrays[i])) {
+        exact = false;
+        break;
+      }
+      const auto a = pb::reinterpret_borrow<pb::array>(arrays[i]);
+      const pb::dtype dt = a.dtype();
+      exact = (dt.is(in_dtypes_[i]) || dt.equal(in_dtypes_[i])) && (a.flags() & pb::array::c_style) != 0 &&
+              static_cast<std::size_t>(a.nbytes()) == bufs[i].nbytes;
+      total += bufs[i].nbytes;
+    }
+    if (!exact) {
+      stage_(slot_inputs_[k], frame);
+      return;
+    }
+    auto copy_all = [&] {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::memcpy(bufs[i].data, pb::reinterpret_borrow<pb::array>(arrays[i]).data(), bufs[i].nbytes);
+      }
+    };
+    if (total > kReleaseGilAbove) {
+      // Safe: the frame's arrays are referenced by our caller for the duration of this call.
+      pb::gil_scoped_release release;
+      copy_all();
+    } else {
+      copy_all();
+    }
+  }
+
+  // Copy mode: collects one finished job into results_ and frees its slot. In completion order
+  // when the engine reports it (a slow job then does not hold up the other slots), but the oldest
+  // job when the results waiting for it are already 2x the slots (bounded memory behind a stall).
+  void collect_one() {
+    core::Pipeline& p = pipe_.get();
+    std::size_t at = 0;  // position in inflight_
+    if (by_completion_ && results_.size() < 2 * p.jobs()) at = next_finished(p);
+    const auto [k, frame] = inflight_[at];
+    const core::Status s = wait_for(p, k, frame);
+    inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(at));
+    free_.push_back(k);
+    if (!s.is_ok()) raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
+    const std::vector<core::Buffer>& bufs = p.slot(k).outputs();
+    pb::list out(bufs.size());
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+      pb::array a(out_dtypes_[i], out_shapes_[i]);
+      std::memcpy(a.mutable_data(), bufs[i].data, bufs[i].nbytes);
+      out[i] = std::move(a);
+    }
+    results_[static_cast<std::size_t>(frame - (next_frame_ - results_.size()))] = std::move(out);
+  }
+
+  // Zero-copy mode: waits for the oldest job and lends its slot's own output arrays until the
+  // next call.
+  pb::object lend_oldest() {
+    core::Pipeline& p = pipe_.get();
+    const auto [k, frame] = inflight_.front();
+    const core::Status s = wait_for(p, k, frame);
+    inflight_.pop_front();
+    if (!s.is_ok()) {
+      free_.push_back(k);
+      raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
+    }
+    lent_ = k;
+    return pb::list(slot_outputs_[k]);
+  }
+
+  // The position in inflight_ of a job the engine reported finished.
+  std::size_t next_finished(core::Pipeline& p) {
+    const auto deadline = Clock::now() + wait_timeout_;
+    for (;;) {
+      std::size_t k = 0;
+      {
+        // Safe: blocks on the pipeline's completion queue only.
+        pb::gil_scoped_release release;
+        k = p.next_done(kWaitSlice);
+      }
+      for (std::size_t i = 0; k < p.jobs() && i < inflight_.size(); ++i) {
+        if (inflight_[i].first == k) return i;
+      }
+      if (k < p.jobs()) continue;  // a report about a slot that is not ours in flight
+      if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the jobs stay in flight for close()
+      if (Clock::now() >= deadline) timed_out(inflight_.front().first, inflight_.front().second);
+    }
+  }
+
+  // Waits for slot k's job (sliced, so Ctrl-C is seen); raises WaitTimeoutError after the timeout.
+  core::Status wait_for(core::Pipeline& p, std::size_t k, std::uint64_t frame) {
+    const auto deadline = Clock::now() + wait_timeout_;
+    for (;;) {
+      core::Status s;
+      {
+        // Safe: waits in the runtime only.
+        pb::gil_scoped_release release;
+        s = p.wait(k, kWaitSlice);
+      }
+      if (s.code != core::Status::Code::kPending) return s;
+      if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the job stays in flight for close()
+      if (Clock::now() >= deadline) timed_out(k, frame);
+    }
+  }
+
+  [[noreturn]] void timed_out(std::size_t k, std::uint64_t frame) {
+    raise(timeout_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") did not finish within " +
+                              std::to_string(wait_timeout_.count()) + " ms");
+  }
+
+  PipelineHandle& pipe_;
+  const bool copy_;
+  const milliseconds busy_timeout_, wait_timeout_;
+  pb::object stage_;
+  pb::sequence slot_inputs_, slot_outputs_;
+  pb::object engine_error_, job_error_, timeout_error_;
+  std::vector<pb::dtype> in_dtypes_, out_dtypes_;
+  std::vector<std::vector<pb::ssize_t>> out_shapes_;
+  std::deque<std::size_t> free_;
+  std::deque<std::pair<std::size_t, std::uint64_t>> inflight_;  // (slot, frame index), oldest first
+  std::deque<pb::object> results_;  // copy mode: outputs of frames not returned yet (None: not collected)
+  std::optional<std::size_t> lent_;
+  std::uint64_t next_frame_ = 0;
+  bool by_completion_ = false;
+};
+
+}  // namespace
+
+void bind_stream(pb::module_& m) {
+  pb::class_<Stream>(m, "Stream")
+      .def(pb::init<PipelineHandle&, bool, std::int64_t, std::int64_t, pb::object, pb::sequence, pb::sequence,
+                    pb::tuple>(),
+           pb::arg("pipeline"), pb::arg("copy"), pb::arg("busy_timeout_ms"), pb::arg("wait_timeout_ms"),
+           pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"), pb::arg("errors"),
+           pb::keep_alive<1, 2>())
+      .def("push", &Stream::push, pb::arg("frame"),
+           "Stages and submits a frame (collecting a finished job first if no slot is free); returns the next "
+           "outputs in frame order if ready, else None. Releases the GIL while it submits and waits.")
+      .def("ready", &Stream::ready, "The next outputs in frame order if already collected (copy mode), else None.")
+      .def("pop", &Stream::pop, "The next outputs in frame order (waiting), or None when none is left. Releases the GIL.")
+      .def_property_readonly("full", &Stream::full)
+      .def_property_readonly("in_flight", &Stream::in_flight)
+      .def("close", &Stream::close, "Waits for the jobs still in flight. Releases the GIL.");
+}
+
+}  // namespace vart_async::py
