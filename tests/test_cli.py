@@ -135,7 +135,14 @@ def test_num_iteration_below_1(capsys, tiny, n):
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--jobs", "0"), ("--warmup", "-1"), ("-t", "0"), ("--wait-timeout", "-2"), ("-t", "nan")],
+    [
+        ("--jobs", "0"),
+        ("--warmup", "-1"),
+        ("-t", "0"),
+        ("--wait-timeout", "-2"),
+        ("-t", "nan"),
+        ("--spin-us", "-1"),
+    ],
 )
 def test_bad_numbers(capsys, tiny, flag, value):
     code, _, err = run(capsys, tiny, "-d", flag, value)
@@ -384,6 +391,11 @@ def test_openvino_normal_run_and_options(capsys, tmp_path, monkeypatch):
     assert code == 0
     assert "Wrote output_f2_0.bin (40 bytes, 1 batch rows) name=logits dtype=float32 frame=2 tensor=0" in out
     assert "bit-identical (1 tensors x 2 slots)" in out
+    assert re.search(r"Process CPU +: \d+\.\d\d core\(s\) busy on average", out)
+    assert "collected as each job finished" in out  # OpenVINO reports completions
+    code, out, _ = run(capsys, DEFAULT_ONNX, "-d", "-n", "50", "--spin-us", "0", "--hint", "none")
+    assert code == 0
+    assert "50 / 50 jobs completed" in out
     code, _, err = run(capsys, DEFAULT_ONNX, "-d", "--hint", "latency", "--threads", "1")
     assert code == 1
     assert "need hint='none'" in err  # the options reached the engine

@@ -97,6 +97,16 @@ def test_run_argument_errors(descriptor):
                 s.run(**kwargs)
     with pytest.raises(ValueError, match="jobs"):
         vart_async.open(descriptor(), jobs=0)
+    for spin in (-1, True, 1.5):
+        with pytest.raises(ValueError, match="spin_us must be an integer >= 0"):
+            vart_async.open(descriptor(), spin_us=spin)
+
+
+def test_result_reports_process_cpu_time(descriptor):
+    with vart_async.open(descriptor(service_time_us=200), jobs=2) as s:
+        r = s.run(iterations=200)
+    assert 0 < r.cpu_s < 10 * r.wall_s
+    assert r.to_dict()["process_cpu_s"] == r.cpu_s
 
 
 def test_closed_session(descriptor):

@@ -1,7 +1,9 @@
 #include "core/pipeline.hpp"
 
+#include "core/ready_queue.hpp"
+
 #include <algorithm>
-#include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -56,6 +58,13 @@ class CallCounter {
   std::atomic<int>& n_;
 };
 
+// CPU time of the whole process (every thread, the runtime's included), or -1.
+std::int64_t process_cpu_ns() noexcept {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return -1;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
 
 // Objects a job that never finished may still use: they are never destroyed (not even at exit,
@@ -68,52 +77,8 @@ void keep_forever(std::shared_ptr<void> object) {
   kept->push_back(std::move(object));
 }
 
-constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
 }  // namespace
-
-// Slots whose job finished, in the order the runtime reported them (each slot at most once).
-// Filled from runtime threads by the notify_when_done callbacks, which share ownership: a slot
-// kept forever keeps its callback, and with it this queue, alive.
-class ReadyQueue {
- public:
-  explicit ReadyQueue(std::size_t slots) : queued_(slots, 0), order_(slots) {}
-
-  void push(std::size_t k) noexcept {
-    {
-      const std::lock_guard<std::mutex> lock(mutex_);
-      if (queued_[k] != 0) return;
-      queued_[k] = 1;
-      order_[(head_ + size_) % order_.size()] = k;
-      ++size_;
-    }
-    ready_.notify_one();
-  }
-
-  // The next finished slot, or kNone after `timeout`.
-  std::size_t pop(microseconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (!ready_.wait_for(lock, timeout, [this] { return size_ > 0; })) return kNone;
-    const std::size_t k = order_[head_];
-    head_ = (head_ + 1) % order_.size();
-    --size_;
-    queued_[k] = 0;
-    return k;
-  }
-
-  void clear() noexcept {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    std::fill(queued_.begin(), queued_.end(), 0);
-    head_ = size_ = 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::vector<char> queued_;
-  std::vector<std::size_t> order_;  // ring of reported slots
-  std::size_t head_ = 0, size_ = 0;
-};
 
 std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
@@ -141,7 +106,10 @@ Pipeline::Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs) : engine_(s
   for (std::size_t k = 0; k < jobs && reports; ++k) {
     reports = engine_->notify_when_done(*slots_[k], [ready, k] { ready->push(k); });
   }
-  if (reports) ready_ = std::move(ready);
+  if (reports) {
+    ready_ = std::move(ready);
+    ready_->set_spin(kDefaultSpin);
+  }
 }
 
 Pipeline::~Pipeline() {
@@ -216,7 +184,11 @@ RunStats Pipeline::run(const RunOptions& options, Feed* feed) {
       return w;
     }
   }
-  return run_loop(options, feed, true);
+  const std::int64_t cpu0 = process_cpu_ns();
+  RunStats st = run_loop(options, feed, true);
+  const std::int64_t cpu1 = process_cpu_ns();
+  st.cpu_ns = cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0;
+  return st;
 }
 
 Status Pipeline::wait_sliced(std::size_t k, milliseconds timeout, bool* abandoned) {
@@ -525,6 +497,12 @@ std::size_t Pipeline::next_done(microseconds timeout) {
   if (!ready_) throw std::logic_error("the engine does not report which job finished first");
   const std::size_t k = ready_->pop(timeout);
   return k == kNone ? slots_.size() : k;
+}
+
+void Pipeline::set_spin(microseconds limit) {
+  if (running_.load()) throw std::logic_error("the pipeline is running: set_spin() is not available during run()");
+  if (limit < microseconds{0}) throw std::invalid_argument("the spin limit must be >= 0");
+  if (ready_) ready_->set_spin(limit);
 }
 
 void Pipeline::forget_done() noexcept {

@@ -53,6 +53,7 @@ struct RunStats {
   std::uint64_t busy_retries = 0;  // submissions the runtime answered "busy"
   std::size_t max_in_flight = 0;
   std::int64_t wall_ns = 0;        // run start (first submit) to the last job seen done
+  std::int64_t cpu_ns = -1;        // CPU time of the whole process (all threads) over the run; -1 unknown
   StopReason reason = StopReason::kFinished;
   std::string message;             // why the run stopped early
   bool completion_order = false;   // jobs were collected as they finished (else oldest first)
@@ -123,6 +124,11 @@ class Pipeline {
   // jobs() when none did within `timeout`. A slot may be reported that is not in flight any more
   // (e.g. its job was collected by wait() directly): callers skip those.
   std::size_t next_done(std::chrono::microseconds timeout);
+  // Waiting for a reported completion, poll for up to `limit` before blocking while recent waits
+  // were that short (adaptive spin-then-block; 0 = always block). No effect on engines that do not
+  // report completions. Default kDefaultSpin.
+  void set_spin(std::chrono::microseconds limit);
+  static constexpr std::chrono::microseconds kDefaultSpin{100};
   // Forgets finished jobs not asked for yet (before a new loop of one's own).
   void forget_done() noexcept;
 

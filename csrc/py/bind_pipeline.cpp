@@ -86,6 +86,7 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["busy_retries"] = s.busy_retries;
   d["max_in_flight"] = s.max_in_flight;
   d["wall_ns"] = s.wall_ns;
+  d["cpu_ns"] = s.cpu_ns;
   d["reason"] = std::string(core::to_string(s.reason));
   d["message"] = s.message;
   d["completion_order"] = s.completion_order;
@@ -184,6 +185,10 @@ void bind_pipeline(pb::module_& m) {
             return status_tuple(s);
           },
           pb::arg("slot"), pb::arg("timeout_us"), "Waits for slot k's job. Releases the GIL.")
+      .def(
+          "set_spin", [](PipelineHandle& h, std::int64_t us) { h.get().set_spin(std::chrono::microseconds(us)); },
+          pb::arg("microseconds"),
+          "Adaptive spin-then-block limit for completion waits (engines that report completions).")
       .def_property_readonly("knows_completion_order",
                              [](PipelineHandle& h) { return h.get().knows_completion_order(); })
       .def("close", &PipelineHandle::close, "Frees the slots (waits for jobs in flight). Releases the GIL.");

@@ -23,11 +23,12 @@ from vart_async._errors import (
     WaitTimeoutError,
 )
 from vart_async.results import RunResult
-from vart_async.session import Job, Session, SlotView, TensorSpec
+from vart_async.session import DEFAULT_SPIN_US, Job, Session, SlotView, TensorSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_SPIN_US",
     "EngineError",
     "EngineStatus",
     "EngineUnavailableError",
@@ -49,14 +50,22 @@ __all__ = [
 ]
 
 
-def open(model: str | os.PathLike[str], engine: str = "auto", jobs: int = 2, **options: Any) -> Session:
+def open(
+    model: str | os.PathLike[str],
+    engine: str = "auto",
+    jobs: int = 2,
+    *,
+    spin_us: int = DEFAULT_SPIN_US,
+    **options: Any,
+) -> Session:
     """Loads `model` on an engine with `jobs` preallocated job slots.
 
     engine: "auto" (by the model: .json/.rai/cache dir -> vart, .onnx/.xml -> openvino), "vart"
     or "openvino". Options go to the engine (vart: input_tensor_type, output_tensor_type,
-    log_level, ...). Use as a context manager.
+    log_level, ...; openvino: device, hint, streams, threads, precision, ...). spin_us: see
+    Session. Use as a context manager.
     """
-    return Session(model, engine, jobs, **options)
+    return Session(model, engine, jobs, spin_us=spin_us, **options)
 
 
 def available_engines() -> dict[str, EngineStatus]:

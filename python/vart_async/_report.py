@@ -165,7 +165,15 @@ def pass_summary(label: str, r: RunResult) -> list[str]:
         ),
         kv("  Latency (ms)", stats),
         kv("  In flight", f"max {r.max_in_flight} of {r.jobs} slot(s); busy retries {r.busy_retries}"),
+        *_cpu_line(r),
     ]
+
+
+def _cpu_line(r: RunResult) -> list[str]:
+    if math.isnan(r.cpu_s) or r.wall_s <= 0:
+        return []
+    cores = r.cpu_s / r.wall_s
+    return [kv("  Process CPU", f"{cores:.2f} core(s) busy on average (every thread: runtime and host loop)")]
 
 
 def speedup(passes: Mapping[str, RunResult]) -> float | None:

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("-t", "--time", type=float, metavar="S", help="run S seconds (with -n: both limits)")
     b.add_argument("--warmup", type=int, metavar="N", help="unmeasured jobs before a pass (default K)")
     b.add_argument("--wait-timeout", type=float, default=30.0, metavar="S", help="per job (default 30)")
+    b.add_argument("--spin-us", type=int, default=vart_async.DEFAULT_SPIN_US, metavar="US",
+                   help="openvino: poll up to US us before blocking while jobs are that short (default "
+                   f"{vart_async.DEFAULT_SPIN_US}; 0: always block)")
     b.add_argument("--json", metavar="PATH", help="write a JSON report ('-': stdout, text to stderr)")
     b.add_argument("--verify", action="store_true", help="async and sync outputs must be bit-identical")
     b.add_argument("--sweep-jobs", type=_jobs_list, metavar="LIST", help="e.g. 1,2,4,8: a run per K")
@@ -209,6 +212,7 @@ class Bench:
         checks = [
             ("--jobs", a.jobs, 1),
             ("--warmup", a.warmup, 0),
+            ("--spin-us", a.spin_us, 0),
             ("--streams", a.streams, 1),
             ("--threads", a.threads, 1),
         ]
@@ -243,7 +247,7 @@ class Bench:
 
     def _open(self, model: str, engine: str, jobs: int, options: dict[str, Any]) -> Session:
         try:
-            return vart_async.open(model, engine=engine, jobs=jobs, **options)
+            return vart_async.open(model, engine=engine, jobs=jobs, spin_us=self.a.spin_us, **options)
         except (VartAsyncError, ValueError, OSError) as e:
             raise Failure(f"Error: {e}") from None
 

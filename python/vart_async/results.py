@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ class RunResult:
     t_started: npt.NDArray[np.float64] = field(repr=False)
     t_done: npt.NDArray[np.float64] = field(repr=False)
     collected: str = "submission"
+    cpu_s: float = float("nan")  # CPU time of the whole process (all threads) during the run
 
     @classmethod
     def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
@@ -78,6 +80,7 @@ class RunResult:
             t_started=seconds("t_started"),
             t_done=t_done,
             collected="completion" if raw.get("completion_order") else "submission",
+            cpu_s=int(raw["cpu_ns"]) * 1e-9 if int(raw.get("cpu_ns", -1)) >= 0 else float("nan"),
         )
 
     @property
@@ -139,4 +142,5 @@ class RunResult:
             "reason": self.reason,
             "message": self.message,
             "collected": self.collected,
+            "process_cpu_s": None if math.isnan(self.cpu_s) else self.cpu_s,
         }

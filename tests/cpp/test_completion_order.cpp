@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/pipeline.hpp"
+#include "core/ready_queue.hpp"
 
 namespace vart_async::core {
 namespace {
@@ -196,6 +197,38 @@ TEST(CompletionOrder, LowLevelNextDoneReportsFinishedSlots) {
   EXPECT_EQ(p.next_done(0us), p.jobs());  // nothing else finished yet
   EXPECT_EQ(p.next_done(1'000'000us), 0u);
   EXPECT_TRUE(p.wait(0, 1'000'000us).is_ok());
+}
+
+
+TEST(CompletionOrder, SpinIsAdaptiveAndOptional) {
+  ReadyQueue q(2);
+  EXPECT_FALSE(q.will_spin());  // off until set
+  q.set_spin(100us);
+  EXPECT_TRUE(q.will_spin());
+  EXPECT_EQ(q.pop(20ms), kNone);  // a long wait...
+  EXPECT_FALSE(q.will_spin());    // ...and it blocks at once next time
+  for (int i = 0; i < 40 && !q.will_spin(); ++i) {
+    q.push(1);
+    EXPECT_EQ(q.pop(1s), 1u);  // quick waits bring it back
+  }
+  EXPECT_TRUE(q.will_spin());
+  q.set_spin(0us);
+  EXPECT_FALSE(q.will_spin());
+
+  for (const auto spin : {0us, 100us}) {  // runs are the same either way
+    auto e = std::make_shared<ReportingEngine>();
+    e->duration = [](std::uint64_t) { return 50us; };
+    Pipeline p(e, 2);
+    p.set_spin(spin);
+    RunOptions o;
+    o.iterations = 200;
+    const RunStats s = p.run(o);
+    EXPECT_EQ(s.completed, 200u);
+    EXPECT_TRUE(s.completion_order);
+    EXPECT_GE(s.cpu_ns, 0);
+  }
+  Pipeline p(std::make_shared<ReportingEngine>(), 1);
+  EXPECT_THROW(p.set_spin(-1us), std::invalid_argument);
 }
 
 }  // namespace
