@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -31,6 +32,7 @@ constexpr microseconds kWaitSlice{100'000};
 constexpr std::size_t kReleaseGilAbove = 256 * 1024;
 // Models with more inputs than this always stage through Python (keeps the fast path allocation-free).
 constexpr std::size_t kMaxExactInputs = 8;
+constexpr std::size_t kAny = static_cast<std::size_t>(-1);
 
 [[noreturn]] void raise(const pb::object& type, const std::string& message) {
   PyErr_SetString(type.ptr(), message.c_str());
@@ -56,7 +58,10 @@ class Stream {
         timeout_error_(errors[2]) {
     core::Pipeline& p = pipe_.get();
     const core::EngineInfo& info = p.engine().info();
-    for (const auto& t : info.inputs) in_dtypes_.push_back(numpy_dtype(t.dtype));
+    for (std::size_t i = 0; i < info.inputs.size(); ++i) {
+      in_dtypes_.push_back(numpy_dtype(info.inputs[i].dtype));
+      in_nbytes_.push_back(p.slot(0).inputs()[i].nbytes);
+    }
     for (std::size_t i = 0; i < info.outputs.size(); ++i) {
       const pb::dtype dt = numpy_dtype(info.outputs[i].dtype);
       std::vector<pb::ssize_t> shape(info.outputs[i].shape.begin(), info.outputs[i].shape.end());
@@ -78,20 +83,23 @@ class Stream {
       if (p.state(k) == core::SlotState::kIdle) free_.push_back(k);
     }
     if (free_.empty()) throw std::logic_error("no idle slot to stream through: every slot has a job in flight");
-    by_completion_ = copy_ && p.knows_completion_order();
+    by_completion_ = p.knows_completion_order();
     if (by_completion_) p.forget_done();
+    reported_.assign(p.jobs(), 0);
   }
 
   // Stages `frame` into a free slot and submits it. When no slot was free (copy mode), first
-  // collects a finished job. Returns the next outputs in frame order if they are ready, else None.
-  pb::object push(const pb::handle& frame) {
+  // collects a finished job. Returns the outputs now ready in frame order (copy mode; often one,
+  // possibly none or several), so a generator needs one call per frame.
+  pb::list push(const pb::handle& frame) {
     release_lent();
+    const Source src = check(frame);  // before any wait: after one, the slot's idle time counts
     if (free_.empty()) {
       if (!copy_) throw std::logic_error("no free slot: pop() the oldest result first");
       collect_one();
     }
     const std::size_t k = free_.front();
-    stage(k, frame);
+    stage(k, frame, src);
     core::Status s;
     {
       // Safe: submission touches only C++ objects (the frame was copied above).
@@ -108,16 +116,16 @@ class Stream {
     }
     free_.pop_front();
     inflight_.emplace_back(k, next_frame_++);
-    if (copy_) results_.emplace_back(pb::none());
-    return ready();
-  }
-
-  // The next outputs in frame order if they are already collected (copy mode), else None.
-  pb::object ready() {
-    if (results_.empty() || results_.front().is_none()) return pb::none();
-    pb::object out = std::move(results_.front());
-    results_.pop_front();
-    return out;
+    if (copy_) {
+      results_.emplace_back(pb::none());
+      if (spare_.is_none()) spare_ = new_outputs();
+    }
+    pb::list ready;
+    while (!results_.empty() && !results_.front().is_none()) {
+      ready.append(std::move(results_.front()));
+      results_.pop_front();
+    }
+    return ready;
   }
 
   // The next outputs in frame order (waiting for them), or None when nothing is left.
@@ -125,7 +133,10 @@ class Stream {
     release_lent();
     if (!copy_) return inflight_.empty() ? pb::object(pb::none()) : lend_oldest();
     while (!results_.empty() && results_.front().is_none()) collect_one();
-    return ready();
+    if (results_.empty()) return pb::none();
+    pb::object out = std::move(results_.front());
+    results_.pop_front();
+    return out;
   }
 
   // No free slot: the next push() would have to wait (zero-copy mode must pop() first).
@@ -137,6 +148,7 @@ class Stream {
   void close() {
     lent_.reset();
     results_.clear();
+    std::fill(reported_.begin(), reported_.end(), 0);
     if (pipe_.closed()) {
       inflight_.clear();
       return;
@@ -165,43 +177,52 @@ class Stream {
     lent_.reset();
   }
 
-  // A frame that is exactly the slot's layout (same dtype, C-contiguous, same size) is copied here;
-  // anything else goes through the Python staging rule.
-  void stage(std::size_t k, const pb::handle& frame) {
-    const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
+  // Where a frame that is exactly the slot's layout (same dtypes, C-contiguous, same sizes) can be
+  // copied from; `exact` is false for anything else (it goes through the Python staging rule).
+  struct Source {
+    bool exact = false;
+    std::size_t total = 0;
+    const void* data[kMaxExactInputs] = {};
+  };
+
+  Source check(const pb::handle& frame) const {
+    Source src;
+    const std::size_t n = in_nbytes_.size();
     pb::handle arrays[kMaxExactInputs];
-    const std::size_t n = bufs.size();
-    bool exact = n <= kMaxExactInputs;
-    if (exact && n == 1 && pb::isinstance<pb::array>(frame)) {
+    if (n > kMaxExactInputs) return src;
+    if (n == 1 && pb::isinstance<pb::array>(frame)) {
       arrays[0] = frame;
-    } else if (exact && (PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
+    } else if ((PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
                static_cast<std::size_t>(PySequence_Fast_GET_SIZE(frame.ptr())) == n) {
       for (std::size_t i = 0; i < n; ++i) arrays[i] = PySequence_Fast_GET_ITEM(frame.ptr(), static_cast<pb::ssize_t>(i));
     } else {
-      exact = false;
+      return src;
     }
-    std::size_t total = 0;
-    for (std::size_t i = 0; exact && i < n; ++i) {
-      if (!pb::isinstance<pb::array>(arrays[i])) {
-        exact = false;
-        break;
-      }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!pb::isinstance<pb::array>(arrays[i])) return src;
       const auto a = pb::reinterpret_borrow<pb::array>(arrays[i]);
       const pb::dtype dt = a.dtype();
-      exact = (dt.is(in_dtypes_[i]) || dt.equal(in_dtypes_[i])) && (a.flags() & pb::array::c_style) != 0 &&
-              static_cast<std::size_t>(a.nbytes()) == bufs[i].nbytes;
-      total += bufs[i].nbytes;
+      if (!(dt.is(in_dtypes_[i]) || dt.equal(in_dtypes_[i])) || (a.flags() & pb::array::c_style) == 0 ||
+          static_cast<std::size_t>(a.nbytes()) != in_nbytes_[i]) {
+        return src;
+      }
+      src.data[i] = a.data();
+      src.total += in_nbytes_[i];
     }
-    if (!exact) {
+    src.exact = true;
+    return src;
+  }
+
+  void stage(std::size_t k, const pb::handle& frame, const Source& src) {
+    if (!src.exact) {
       stage_(slot_inputs_[k], frame);
       return;
     }
+    const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
     auto copy_all = [&] {
-      for (std::size_t i = 0; i < n; ++i) {
-        std::memcpy(bufs[i].data, pb::reinterpret_borrow<pb::array>(arrays[i]).data(), bufs[i].nbytes);
-      }
+      for (std::size_t i = 0; i < bufs.size(); ++i) std::memcpy(bufs[i].data, src.data[i], bufs[i].nbytes);
     };
-    if (total > kReleaseGilAbove) {
+    if (src.total > kReleaseGilAbove) {
       // Safe: the frame's arrays are referenced by our caller for the duration of this call.
       pb::gil_scoped_release release;
       copy_all();
@@ -210,24 +231,31 @@ class Stream {
     }
   }
 
+  // Output arrays for the next collected job, made while jobs run rather than after one finished.
+  pb::list new_outputs() const {
+    pb::list out(out_dtypes_.size());
+    for (std::size_t i = 0; i < out_dtypes_.size(); ++i) out[i] = pb::array(out_dtypes_[i], out_shapes_[i]);
+    return out;
+  }
+
   // Copy mode: collects one finished job into results_ and frees its slot. In completion order
   // when the engine reports it (a slow job then does not hold up the other slots), but the oldest
   // job when the results waiting for it are already 2x the slots (bounded memory behind a stall).
   void collect_one() {
     core::Pipeline& p = pipe_.get();
     std::size_t at = 0;  // position in inflight_
-    if (by_completion_ && results_.size() < 2 * p.jobs()) at = next_finished(p);
+    if (by_completion_) at = await_report(p, results_.size() < 2 * p.jobs() ? kAny : 0);
     const auto [k, frame] = inflight_[at];
     const core::Status s = wait_for(p, k, frame);
+    reported_[k] = 0;
     inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(at));
     free_.push_back(k);
     if (!s.is_ok()) raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
     const std::vector<core::Buffer>& bufs = p.slot(k).outputs();
-    pb::list out(bufs.size());
+    pb::list out = spare_.is_none() ? new_outputs() : pb::reinterpret_steal<pb::list>(spare_.release());
+    spare_ = pb::none();
     for (std::size_t i = 0; i < bufs.size(); ++i) {
-      pb::array a(out_dtypes_[i], out_shapes_[i]);
-      std::memcpy(a.mutable_data(), bufs[i].data, bufs[i].nbytes);
-      out[i] = std::move(a);
+      std::memcpy(pb::reinterpret_borrow<pb::array>(out[i]).mutable_data(), bufs[i].data, bufs[i].nbytes);
     }
     results_[static_cast<std::size_t>(frame - (next_frame_ - results_.size()))] = std::move(out);
   }
@@ -236,8 +264,10 @@ class Stream {
   // next call.
   pb::object lend_oldest() {
     core::Pipeline& p = pipe_.get();
+    if (by_completion_) await_report(p, 0);
     const auto [k, frame] = inflight_.front();
     const core::Status s = wait_for(p, k, frame);
+    reported_[k] = 0;
     inflight_.pop_front();
     if (!s.is_ok()) {
       free_.push_back(k);
@@ -247,22 +277,29 @@ class Stream {
     return pb::list(slot_outputs_[k]);
   }
 
-  // The position in inflight_ of a job the engine reported finished.
-  std::size_t next_finished(core::Pipeline& p) {
+  // Engines that report completions: waits (the pipeline's adaptive spin, then blocking) until the
+  // job at inflight_[want] - or with want == kAny, any of ours - is reported finished; returns its
+  // position. Reports about other jobs of ours are remembered for later.
+  std::size_t await_report(core::Pipeline& p, std::size_t want) {
     const auto deadline = Clock::now() + wait_timeout_;
     for (;;) {
+      for (std::size_t i = 0; i < inflight_.size(); ++i) {
+        if ((want == kAny || want == i) && reported_[inflight_[i].first] != 0) return i;
+      }
       std::size_t k = 0;
       {
         // Safe: blocks on the pipeline's completion queue only.
         pb::gil_scoped_release release;
         k = p.next_done(kWaitSlice);
       }
-      for (std::size_t i = 0; k < p.jobs() && i < inflight_.size(); ++i) {
-        if (inflight_[i].first == k) return i;
+      if (k < p.jobs()) {
+        // Only jobs of ours in flight count (a report can be about a slot abandoned earlier).
+        for (const auto& job : inflight_) reported_[k] |= static_cast<char>(job.first == k);
+        continue;
       }
-      if (k < p.jobs()) continue;  // a report about a slot that is not ours in flight
       if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the jobs stay in flight for close()
-      if (Clock::now() >= deadline) timed_out(inflight_.front().first, inflight_.front().second);
+      const auto& late = inflight_[want == kAny ? 0 : want];
+      if (Clock::now() >= deadline) timed_out(late.first, late.second);
     }
   }
 
@@ -298,6 +335,9 @@ class Stream {
   std::deque<std::size_t> free_;
   std::deque<std::pair<std::size_t, std::uint64_t>> inflight_;  // (slot, frame index), oldest first
   std::deque<pb::object> results_;  // copy mode: outputs of frames not returned yet (None: not collected)
+  std::vector<char> reported_;      // per slot: the engine reported its job finished, not collected yet
+  std::vector<std::size_t> in_nbytes_;
+  pb::object spare_ = pb::none();   // copy mode: output arrays ready for the next collected job
   std::optional<std::size_t> lent_;
   std::uint64_t next_frame_ = 0;
   bool by_completion_ = false;
@@ -313,9 +353,8 @@ void bind_stream(pb::module_& m) {
            pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"), pb::arg("errors"),
            pb::keep_alive<1, 2>())
       .def("push", &Stream::push, pb::arg("frame"),
-           "Stages and submits a frame (collecting a finished job first if no slot is free); returns the next "
-           "outputs in frame order if ready, else None. Releases the GIL while it submits and waits.")
-      .def("ready", &Stream::ready, "The next outputs in frame order if already collected (copy mode), else None.")
+           "Stages and submits a frame (collecting a finished job first if no slot is free); returns the "
+           "outputs now ready in frame order (copy mode). Releases the GIL while it submits and waits.")
       .def("pop", &Stream::pop, "The next outputs in frame order (waiting), or None when none is left. Releases the GIL.")
       .def_property_readonly("full", &Stream::full)
       .def_property_readonly("in_flight", &Stream::in_flight)

@@ -372,14 +372,10 @@ def _stream(st: Any, frames: Iterable[Any], copy: bool) -> Iterator[list[npt.NDA
     # collects a finished job: in completion order when the engine reports it, outputs still yielded
     # in frame order). Abandoning the generator still waits for the jobs in flight.
     try:
-        push, ready = st.push, st.ready
+        push = st.push
         if copy:
             for frame in frames:
-                out = push(frame)
-                if out is not None:
-                    yield out
-                    while (out := ready()) is not None:  # collected out of order: now next in line
-                        yield out
+                yield from push(frame)  # the outputs now ready in frame order: usually one
         else:
             for frame in frames:
                 if st.full:
