@@ -2,7 +2,7 @@
 // when comparing vart_async's OpenVINO engine with benchmark_app and AsyncInferQueue.
 //
 //   ov_raw_loop MODEL [--jobs K] [--time SECONDS] [--device CPU] [--order fifo|any] [--frames N]
-//               [PROPERTY=VALUE ...]
+//               [--spin US] [PROPERTY=VALUE ...]
 //
 // PROPERTY=VALUE pairs go to compile_model as OpenVINO properties (strings), e.g.
 //   PERFORMANCE_HINT=LATENCY NUM_STREAMS=2 INFERENCE_NUM_THREADS=2 INFERENCE_PRECISION_HINT=f32
@@ -17,7 +17,10 @@
 // is slowed (another process on its core), FIFO leaves the fast stream idle while it waits for
 // the slow one; "any" keeps it busy. --frames N streams instead of replaying: before each
 // submission the request's input buffers get the next of N distinct pre-made frames (memcpy) and
-// after each completion its outputs are copied out — what a C++ feed behind a streaming API costs. Duration = first submit to the last completion seen by the host
+// after each completion its outputs are copied out — what a C++ feed behind a streaming API costs.
+// --spin US (with --order any) polls the queue of finished requests for up to US microseconds,
+// yielding the core, before it blocks — the technique vart_async's loop uses (adaptively there), so
+// the comparison with "our limit" is like for like. Duration = first submit to the last completion seen by the host
 // (vart_async's definition). Prints one JSON object: iterations, duration_s, fps, mean_latency_us
 // (submit to completion seen), jobs and the compiled model's properties.
 //
@@ -27,7 +30,9 @@
 //   g++ -O2 -std=c++17 -I$OV/include benchmarks/ov_raw_loop.cpp $OV/libs/libopenvino.so.2641 \
 //       -Wl,-rpath,$OV/libs -o ov_raw_loop          (OV = the openvino package folder)
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -76,6 +81,7 @@ int main(int argc, char** argv) {
   std::string device = "CPU";
   bool any_order = false;
   std::size_t n_frames = 0;
+  long spin_us = 0;
   ov::AnyMap config;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -86,6 +92,8 @@ int main(int argc, char** argv) {
       seconds = std::strtod(argv[++i], nullptr);
     } else if (arg == "--device" && has_value) {
       device = argv[++i];
+    } else if (arg == "--spin" && has_value) {
+      spin_us = std::strtol(argv[++i], nullptr, 10);
     } else if (arg == "--frames" && has_value) {
       n_frames = std::strtoul(argv[++i], nullptr, 10);
     } else if (arg == "--order" && has_value) {
@@ -99,6 +107,7 @@ int main(int argc, char** argv) {
     }
   }
   if (jobs == 0 || !(seconds > 0)) usage("--jobs must be >= 1 and --time > 0");
+  if (spin_us < 0 || (spin_us > 0 && !any_order)) usage("--spin needs --order any and is >= 0");
 
   try {
     ov::Core core;
@@ -147,12 +156,14 @@ int main(int argc, char** argv) {
     std::mutex mutex;
     std::condition_variable cv;
     std::deque<std::size_t> finished;
+    std::atomic<std::size_t> n_finished{0};
     if (any_order) {
       for (std::size_t k = 0; k < jobs; ++k) {
-        requests[k].set_callback([&mutex, &cv, &finished, k](std::exception_ptr) {
+        requests[k].set_callback([&mutex, &cv, &finished, &n_finished, k](std::exception_ptr) {
           {
             std::lock_guard<std::mutex> lock(mutex);
             finished.push_back(k);
+            n_finished.store(finished.size(), std::memory_order_release);
           }
           cv.notify_one();
         });
@@ -160,16 +171,22 @@ int main(int argc, char** argv) {
     }
     auto next_done = [&](std::size_t fifo_next) {
       if (!any_order) return fifo_next;
+      const Clock::time_point spin_until = Clock::now() + std::chrono::microseconds(spin_us);
+      while (spin_us > 0 && n_finished.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
+        std::this_thread::yield();
+      }
       std::unique_lock<std::mutex> lock(mutex);
       cv.wait(lock, [&] { return !finished.empty(); });
       const std::size_t k = finished.front();
       finished.pop_front();
+      n_finished.store(finished.size(), std::memory_order_release);
       return k;
     };
 
     for (auto& r : requests) r.start_async();  // warm-up round
     for (auto& r : requests) r.wait();
     finished.clear();  // every callback has returned: wait() is only ready after it
+    n_finished.store(0);
 
     std::vector<Clock::time_point> submitted(jobs);
     std::uint64_t iterations = 0;
@@ -201,10 +218,10 @@ int main(int argc, char** argv) {
     const double duration = std::chrono::duration<double>(last_done - start).count();
 
     std::printf("{\"tool\": \"ov_raw_loop\", \"openvino\": \"%s\", \"model\": \"%s\", \"device\": \"%s\", "
-                "\"jobs\": %zu, \"order\": \"%s\", \"frames\": %zu, \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
+                "\"jobs\": %zu, \"order\": \"%s\", \"frames\": %zu, \"spin_us\": %ld, \"iterations\": %llu, \"duration_s\": %.6f, \"fps\": %.3f, "
                 "\"mean_latency_us\": %.3f, \"properties\": {",
                 json_escape(ov::get_openvino_version().buildNumber).c_str(), json_escape(model_path).c_str(),
-                json_escape(device).c_str(), jobs, any_order ? "any" : "fifo", n_frames, static_cast<unsigned long long>(iterations), duration,
+                json_escape(device).c_str(), jobs, any_order ? "any" : "fifo", n_frames, spin_us, static_cast<unsigned long long>(iterations), duration,
                 iterations / duration, latency_sum_us / static_cast<double>(iterations));
     const char* const keys[] = {"NUM_STREAMS", "INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT",
                                 "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};

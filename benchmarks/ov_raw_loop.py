@@ -1,6 +1,6 @@
 """Builds and runs benchmarks/ov_raw_loop.cpp, the plain C++ OpenVINO async loop ("our limit").
 
-    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [--frames N] [K=V ...]
+    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [--frames N] [--spin US] [K=V ...]
     python benchmarks/ov_raw_loop.py --build-only
 
 It is compiled with the system C++ compiler (`CXX`, default g++) against the headers and the
@@ -65,15 +65,17 @@ def run(
     *,
     order: str = "fifo",
     frames: int = 0,
+    spin_us: int = 0,
 ) -> dict[str, Any]:
     """Runs the loop; returns its JSON report (iterations, duration_s, fps, mean_latency_us, ...).
 
     order: "fifo" waits for the oldest request (vart_async's order), "any" restarts whichever
     request finishes first (AsyncInferQueue's and benchmark_app's). frames > 0 streams: a new
     frame (of `frames` distinct ones) is copied in before each submission, the outputs out after.
+    spin_us > 0 (order "any") polls for finished requests that long before blocking.
     """
     args = [str(build()), os.fspath(model), "--jobs", str(jobs), "--time", str(seconds), "--device", device,
-            "--order", order, "--frames", str(frames)]
+            "--order", order, "--frames", str(frames), "--spin", str(spin_us)]
     args += [f"{k}={v}" for k, v in (properties or {}).items()]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     report: dict[str, Any] = json.loads(out)
@@ -89,6 +91,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=0, help="stream N distinct frames (default 0: replay)")
     parser.add_argument("--order", choices=["fifo", "any"], default="fifo",
                         help="wait for the oldest request (fifo) or take whichever finishes first (any)")
+    parser.add_argument("--spin", type=int, default=0, metavar="US",
+                        help="with --order any: poll up to US microseconds before blocking")
     parser.add_argument("--build-only", action="store_true", help="build, print the command and the path")
     parser.add_argument("properties", nargs="*", metavar="KEY=VALUE", help="OpenVINO properties")
     args = parser.parse_intermixed_args()
@@ -100,7 +104,8 @@ def main() -> None:
     if not args.model:
         parser.error("give a model (or --build-only)")
     props = dict(p.split("=", 1) for p in args.properties)
-    report = run(args.model, args.jobs, args.time, args.device, props, order=args.order, frames=args.frames)
+    report = run(args.model, args.jobs, args.time, args.device, props, order=args.order, frames=args.frames,
+                 spin_us=args.spin)
     json.dump(report, sys.stdout, indent=2)
     print()
 
