@@ -212,6 +212,9 @@ def test_jobs_are_collected_as_they_finish_and_stream_keeps_frame_order() -> Non
         assert len(got) == len(frames)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g[0], w)
+        zero_copy = [outs[0].copy() for outs in s.stream(frames, copy=False)]  # views: copy to keep
+        for g, w in zip(zero_copy, want, strict=True):
+            np.testing.assert_array_equal(g, w)
 
 
 def test_ir_model(tmp_path: Path) -> None:

@@ -3,69 +3,16 @@
 #include "core/ready_queue.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
+#include "core/pipeline_detail.hpp"
+
 namespace vart_async::core {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::microseconds;
-using std::chrono::milliseconds;
-
-// A wait on a long job is sliced so that cancel() is noticed within this bound.
-constexpr microseconds kWaitSlice{50'000};
-// "Busy" with none of our jobs in flight means someone else holds the device: back off, don't spin.
-constexpr microseconds kBackoffMin{50};
-constexpr microseconds kBackoffMax{5'000};
-// How long the destructor lets a leftover job finish before it leaks the slot rather than free
-// buffers the runtime may still write.
-constexpr microseconds kDestructorGrace{2'000'000};
-
-// Fixed-capacity FIFO of slot indices: the hot loop never allocates for it.
-class IndexRing {
- public:
-  explicit IndexRing(std::size_t capacity) : items_(capacity) {}
-  bool empty() const noexcept { return size_ == 0; }
-  std::size_t size() const noexcept { return size_; }
-  std::size_t front() const noexcept { return items_[head_]; }
-  void push(std::size_t v) noexcept {
-    items_[(head_ + size_) % items_.size()] = v;
-    ++size_;
-  }
-  std::size_t pop() noexcept {
-    const std::size_t v = items_[head_];
-    head_ = (head_ + 1) % items_.size();
-    --size_;
-    return v;
-  }
-
- private:
-  std::vector<std::size_t> items_;
-  std::size_t head_ = 0, size_ = 0;
-};
-
-class CallCounter {
- public:
-  explicit CallCounter(std::atomic<int>& n) : n_(n) { n_.fetch_add(1); }
-  ~CallCounter() { n_.fetch_sub(1); }
-  CallCounter(const CallCounter&) = delete;
-  CallCounter& operator=(const CallCounter&) = delete;
-
- private:
-  std::atomic<int>& n_;
-};
-
-// CPU time of the whole process (every thread, the runtime's included), or -1.
-std::int64_t process_cpu_ns() noexcept {
-  timespec ts{};
-  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return -1;
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::string ms_text(milliseconds ms) { return std::to_string(ms.count()) + " ms"; }
+using namespace detail;
 
 // Objects a job that never finished may still use: they are never destroyed (not even at exit,
 // where the runtime could still be writing into them), yet stay reachable, so leak checkers don't
@@ -448,65 +395,6 @@ std::size_t Pipeline::next_done_sliced(const std::vector<std::size_t>& rec_of, C
       return kNone;
     }
   }
-}
-
-Status Pipeline::submit(std::size_t k, milliseconds busy_timeout) {
-  CallCounter guard(low_level_calls_);
-  if (running_.load()) throw std::logic_error("the pipeline is running: submit() is not available during run()");
-  check_slot(k);
-  const SlotState st = state_[k].load();
-  if (st == SlotState::kInFlight) throw std::logic_error("slot " + std::to_string(k) + " already has a job in flight");
-  if (st == SlotState::kAbandoned) {
-    if (engine_->wait(*slots_[k], microseconds{0}).code == Status::Code::kPending) {
-      throw std::logic_error("slot " + std::to_string(k) + " still holds a job that never finished");
-    }
-    state_[k].store(SlotState::kIdle);
-  }
-  const auto give_up = Clock::now() + busy_timeout;
-  microseconds backoff = kBackoffMin;
-  for (;;) {
-    Status s = engine_->submit(*slots_[k]);
-    if (s.is_ok()) state_[k].store(SlotState::kInFlight);
-    if (s.code != Status::Code::kBusy || Clock::now() >= give_up) return s;
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, kBackoffMax);
-  }
-}
-
-Status Pipeline::wait(std::size_t k, microseconds timeout) {
-  CallCounter guard(low_level_calls_);
-  if (running_.load()) throw std::logic_error("the pipeline is running: wait() is not available during run()");
-  check_slot(k);
-  if (state_[k].load() == SlotState::kIdle) throw std::logic_error("slot " + std::to_string(k) + " has no job in flight");
-  Status s = engine_->wait(*slots_[k], timeout);
-  if (s.code != Status::Code::kPending) state_[k].store(SlotState::kIdle);
-  return s;
-}
-
-void Pipeline::abandon(std::size_t k) {
-  CallCounter guard(low_level_calls_);
-  if (running_.load()) throw std::logic_error("the pipeline is running: abandon() is not available during run()");
-  check_slot(k);
-  SlotState expected = SlotState::kInFlight;
-  state_[k].compare_exchange_strong(expected, SlotState::kAbandoned);
-}
-
-std::size_t Pipeline::next_done(microseconds timeout) {
-  CallCounter guard(low_level_calls_);
-  if (running_.load()) throw std::logic_error("the pipeline is running: next_done() is not available during run()");
-  if (!ready_) throw std::logic_error("the engine does not report which job finished first");
-  const std::size_t k = ready_->pop(timeout);
-  return k == kNone ? slots_.size() : k;
-}
-
-void Pipeline::set_spin(microseconds limit) {
-  if (running_.load()) throw std::logic_error("the pipeline is running: set_spin() is not available during run()");
-  if (limit < microseconds{0}) throw std::invalid_argument("the spin limit must be >= 0");
-  if (ready_) ready_->set_spin(limit);
-}
-
-void Pipeline::forget_done() noexcept {
-  if (ready_) ready_->clear();
 }
 
 }  // namespace vart_async::core
