@@ -1,6 +1,7 @@
 """Builds and runs benchmarks/ov_raw_loop.cpp, the plain C++ OpenVINO async loop ("our limit").
 
-    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [--frames N] [--spin US] [K=V ...]
+    python benchmarks/ov_raw_loop.py MODEL [--jobs 2] [--time 3] [--order fifo|any] [--frames N] [--spin US]
+                                     [K=V ...]
     python benchmarks/ov_raw_loop.py --build-only
 
 It is compiled with the system C++ compiler (`CXX`, default g++) against the headers and the

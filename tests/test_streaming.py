@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -178,3 +179,23 @@ def test_stream_stall_raises_wait_timeout_and_the_session_recovers(descriptor):
         time.sleep(0.6)  # ...and takes it back once the runtime is done with it.
         assert len(list(s.stream(_frames(s, 6)))) == 6
         assert s.run(iterations=4).max_in_flight == 2
+
+
+def test_stream_reuses_only_outputs_nobody_holds(descriptor):
+    """Output arrays the caller dropped are filled again; ones it kept (or kept a view of) never are."""
+    with vart_async.open(descriptor(service_time_us=100), jobs=2) as s:
+        frames = _frames(s, 40)
+        want = [_expected(s, f) for f in frames]
+        earlier: list[weakref.ref] = []
+        reused = 0
+        for outs, w in zip(s.stream(frames), want, strict=True):
+            _assert_same(outs, w)  # checked when yielded, then dropped
+            reused += any(r() is outs[0] for r in earlier)
+            earlier.append(weakref.ref(outs[0]))
+        assert reused > 0
+
+        views = [outs[0][:, :4] for outs in s.stream(frames)]  # the arrays are dropped, views kept
+        kept = list(s.stream(frames))  # everything kept
+        for v, k, w in zip(views, kept, want, strict=True):
+            np.testing.assert_array_equal(v, w[0][:, :4])
+            _assert_same(k, w)

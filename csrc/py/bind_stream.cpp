@@ -1,6 +1,6 @@
-// Bindings of the streaming loop behind Session.stream(): one call per frame stages the frame into
-// a free slot, submits it and, when every slot is in flight, first waits for the oldest job and hands
-// back its outputs. A Python generator over it costs one call per frame instead of a dozen.
+// Bindings of the streaming loop behind Session.stream(): a native iterator. Each __next__ pulls
+// frames from the caller's iterable, stages them into free slots, submits them and collects finished
+// jobs, and returns the next outputs in frame order: one native call per frame, no Python frame.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -33,6 +33,8 @@ constexpr std::size_t kReleaseGilAbove = 256 * 1024;
 // Models with more inputs than this always stage through Python (keeps the fast path allocation-free).
 constexpr std::size_t kMaxExactInputs = 8;
 constexpr std::size_t kAny = static_cast<std::size_t>(-1);
+// Output lists remembered for reuse: the caller's loop variable still holds the last one or two.
+constexpr std::size_t kRecycleDepth = 4;
 
 [[noreturn]] void raise(const pb::object& type, const std::string& message) {
   PyErr_SetString(type.ptr(), message.c_str());
@@ -44,9 +46,11 @@ class Stream {
   // `stage(targets, frame)` is the Python staging rule (conversions, dicts, shape checks), used
   // whenever a frame is not already an exact match for the slot buffers. `errors` is the tuple
   // (EngineError, JobFailedError, WaitTimeoutError).
-  Stream(PipelineHandle& pipe, bool copy, std::int64_t busy_timeout_ms, std::int64_t wait_timeout_ms,
-         pb::object stage, pb::sequence slot_inputs, pb::sequence slot_outputs, pb::tuple errors)
+  Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std::int64_t busy_timeout_ms,
+         std::int64_t wait_timeout_ms, pb::object stage, pb::sequence slot_inputs, pb::sequence slot_outputs,
+         pb::tuple errors)
       : pipe_(pipe),
+        source_(pb::iter(frames)),
         copy_(copy),
         busy_timeout_(busy_timeout_ms),
         wait_timeout_(wait_timeout_ms),
@@ -88,66 +92,48 @@ class Stream {
     reported_.assign(p.jobs(), 0);
   }
 
-  // Stages `frame` into a free slot and submits it. When no slot was free (copy mode), first
-  // collects a finished job. Returns the outputs now ready in frame order (copy mode; often one,
-  // possibly none or several), so a generator needs one call per frame.
-  pb::list push(const pb::handle& frame) {
-    release_lent();
-    const Source src = check(frame);  // before any wait: after one, the slot's idle time counts
-    if (free_.empty()) {
-      if (!copy_) throw std::logic_error("no free slot: pop() the oldest result first");
-      collect_one();
+  // Dropping the stream (e.g. leaving a for loop early) waits for its jobs, like close().
+  ~Stream() {
+    try {
+      close();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; close() only waits
     }
-    const std::size_t k = free_.front();
-    stage(k, frame, src);
-    core::Status s;
-    {
-      // Safe: submission touches only C++ objects (the frame was copied above).
-      pb::gil_scoped_release release;
-      s = pipe_.get().submit(k, busy_timeout_);
-    }
-    if (s.code == core::Status::Code::kBusy) {
-      raise(timeout_error_, "the runtime stayed busy for " + std::to_string(busy_timeout_.count()) +
-                                " ms (frame " + std::to_string(next_frame_) + ", slot " + std::to_string(k) + ")");
-    }
-    if (!s.is_ok()) {
-      raise(engine_error_, "submission of frame " + std::to_string(next_frame_) + " on slot " + std::to_string(k) +
-                               " was refused: " + s.message);
-    }
-    free_.pop_front();
-    inflight_.emplace_back(k, next_frame_++);
-    if (copy_) {
-      results_.emplace_back(pb::none());
-      if (spare_.is_none()) spare_ = new_outputs();
-    }
-    pb::list ready;
-    while (!results_.empty() && !results_.front().is_none()) {
-      ready.append(std::move(results_.front()));
-      results_.pop_front();
-    }
-    return ready;
   }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
 
-  // The next outputs in frame order (waiting for them), or None when nothing is left.
-  pb::object pop() {
-    release_lent();
-    if (!copy_) return inflight_.empty() ? pb::object(pb::none()) : lend_oldest();
-    while (!results_.empty() && results_.front().is_none()) collect_one();
-    if (results_.empty()) return pb::none();
-    pb::object out = std::move(results_.front());
-    results_.pop_front();
+  // The iterator protocol: the outputs of the next frame, in frame order. Frames are pulled from
+  // the source to keep every slot busy (a frame is pulled before the wait that frees its slot, so
+  // its checks overlap the jobs in flight); StopIteration once the source is exhausted and every
+  // job collected. After an error (a job, a frame, the source, Ctrl-C) the stream is over, as a
+  // generator would be, and the jobs still in flight are waited for.
+  pb::object next() {
+    if (finished_) throw pb::stop_iteration();
+    pb::object out;
+    try {
+      out = copy_ ? next_copied() : next_lent();
+    } catch (...) {
+      finished_ = true;
+      close();
+      throw;
+    }
+    if (out.is_none()) {
+      finished_ = true;
+      close();
+      throw pb::stop_iteration();
+    }
     return out;
   }
 
-  // No free slot: the next push() would have to wait (zero-copy mode must pop() first).
-  bool full() const noexcept { return free_.empty() && !lent_; }
   std::size_t in_flight() const noexcept { return inflight_.size(); }
 
   // Waits (up to the wait timeout each) for the jobs still in flight; a job that does not finish
   // leaves its slot abandoned: reused once the runtime is done with it, never freed before.
   void close() {
+    finished_ = true;
     lent_.reset();
     results_.clear();
+    handed_.clear();
     std::fill(reported_.begin(), reported_.end(), 0);
     if (pipe_.closed()) {
       inflight_.clear();
@@ -172,6 +158,76 @@ class Stream {
   }
 
  private:
+  pb::object next_copied() {
+    for (;;) {
+      if (!results_.empty() && !results_.front().is_none()) {
+        pb::object out = std::move(results_.front());
+        results_.pop_front();
+        hand_out(out);
+        return out;
+      }
+      if (!exhausted_) {
+        pb::object frame = pull();
+        if (frame) {
+          submit(frame);
+          continue;
+        }
+      }
+      if (inflight_.empty()) return pb::none();
+      collect_one();
+    }
+  }
+
+  pb::object next_lent() {
+    release_lent();  // the caller asked for the next result: the previous one's views may go
+    while (!exhausted_ && !free_.empty()) {
+      pb::object frame = pull();
+      if (!frame) break;
+      submit(frame);
+    }
+    return inflight_.empty() ? pb::object(pb::none()) : lend_oldest();
+  }
+
+  // The source's next frame, or a null object when it is exhausted.
+  pb::object pull() {
+    PyObject* item = PyIter_Next(source_.ptr());
+    if (item == nullptr) {
+      if (PyErr_Occurred() != nullptr) throw pb::error_already_set();
+      exhausted_ = true;
+      return {};
+    }
+    return pb::reinterpret_steal<pb::object>(item);
+  }
+
+  // Stages `frame` into a free slot (collecting a finished job first if none is, copy mode) and
+  // submits it.
+  void submit(const pb::handle& frame) {
+    const Source src = check(frame);  // before any wait: after one, the slot's idle time counts
+    if (free_.empty()) collect_one();
+    const std::size_t k = free_.front();
+    stage(k, frame, src);
+    core::Status s;
+    {
+      // Safe: submission touches only C++ objects (the frame was copied above).
+      pb::gil_scoped_release release;
+      s = pipe_.get().submit(k, busy_timeout_);
+    }
+    if (s.code == core::Status::Code::kBusy) {
+      raise(timeout_error_, "the runtime stayed busy for " + std::to_string(busy_timeout_.count()) +
+                                " ms (frame " + std::to_string(next_frame_) + ", slot " + std::to_string(k) + ")");
+    }
+    if (!s.is_ok()) {
+      raise(engine_error_, "submission of frame " + std::to_string(next_frame_) + " on slot " + std::to_string(k) +
+                               " was refused: " + s.message);
+    }
+    free_.pop_front();
+    inflight_.emplace_back(k, next_frame_++);
+    if (copy_) {
+      results_.emplace_back(pb::none());
+      if (spare_.is_none()) spare_ = new_outputs();
+    }
+  }
+
   void release_lent() noexcept {
     if (lent_) free_.push_back(*lent_);
     lent_.reset();
@@ -232,10 +288,42 @@ class Stream {
   }
 
   // Output arrays for the next collected job, made while jobs run rather than after one finished.
-  pb::list new_outputs() const {
+  // A list handed out earlier is used again when nothing but us can see it or its arrays any more
+  // (reference counts of 1: no name, container, view or buffer of the caller's refers to them) and
+  // it is still what we made (same length, dtypes, shapes, C order, writeable): saves an
+  // allocation per frame and keeps the frame's memory warm.
+  pb::list new_outputs() {
+    for (auto it = handed_.begin(); it != handed_.end(); ++it) {
+      if (reusable(*it)) {
+        pb::list out = std::move(*it);
+        handed_.erase(it);
+        return out;
+      }
+    }
     pb::list out(out_dtypes_.size());
     for (std::size_t i = 0; i < out_dtypes_.size(); ++i) out[i] = pb::array(out_dtypes_[i], out_shapes_[i]);
     return out;
+  }
+
+  bool reusable(const pb::list& l) const {
+    if (Py_REFCNT(l.ptr()) != 1 || PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(out_dtypes_.size())) return false;
+    for (std::size_t i = 0; i < out_dtypes_.size(); ++i) {
+      PyObject* item = PyList_GET_ITEM(l.ptr(), static_cast<pb::ssize_t>(i));
+      if (Py_REFCNT(item) != 1 || !pb::isinstance<pb::array>(item)) return false;
+      const auto a = pb::reinterpret_borrow<pb::array>(item);
+      if (!a.dtype().is(out_dtypes_[i]) || (a.flags() & pb::array::c_style) == 0 || !a.writeable() ||
+          a.ndim() != static_cast<pb::ssize_t>(out_shapes_[i].size()) ||
+          !std::equal(out_shapes_[i].begin(), out_shapes_[i].end(), a.shape())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Remembers a list handed out, to use it again once the caller is done with it (new_outputs).
+  void hand_out(const pb::object& out) {
+    handed_.push_back(pb::reinterpret_borrow<pb::list>(out));
+    if (handed_.size() > kRecycleDepth) handed_.pop_front();
   }
 
   // Copy mode: collects one finished job into results_ and frees its slot. In completion order
@@ -325,6 +413,7 @@ class Stream {
   }
 
   PipelineHandle& pipe_;
+  pb::iterator source_;
   const bool copy_;
   const milliseconds busy_timeout_, wait_timeout_;
   pb::object stage_;
@@ -338,27 +427,28 @@ class Stream {
   std::vector<char> reported_;      // per slot: the engine reported its job finished, not collected yet
   std::vector<std::size_t> in_nbytes_;
   pb::object spare_ = pb::none();   // copy mode: output arrays ready for the next collected job
+  std::deque<pb::list> handed_;     // copy mode: the last lists handed out (see new_outputs)
   std::optional<std::size_t> lent_;
   std::uint64_t next_frame_ = 0;
   bool by_completion_ = false;
+  bool exhausted_ = false;  // the source has no more frames
+  bool finished_ = false;   // StopIteration from now on
 };
 
 }  // namespace
 
 void bind_stream(pb::module_& m) {
   pb::class_<Stream>(m, "Stream")
-      .def(pb::init<PipelineHandle&, bool, std::int64_t, std::int64_t, pb::object, pb::sequence, pb::sequence,
-                    pb::tuple>(),
-           pb::arg("pipeline"), pb::arg("copy"), pb::arg("busy_timeout_ms"), pb::arg("wait_timeout_ms"),
-           pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"), pb::arg("errors"),
-           pb::keep_alive<1, 2>())
-      .def("push", &Stream::push, pb::arg("frame"),
-           "Stages and submits a frame (collecting a finished job first if no slot is free); returns the "
-           "outputs now ready in frame order (copy mode). Releases the GIL while it submits and waits.")
-      .def("pop", &Stream::pop, "The next outputs in frame order (waiting), or None when none is left. Releases the GIL.")
-      .def_property_readonly("full", &Stream::full)
+      .def(pb::init<PipelineHandle&, const pb::iterable&, bool, std::int64_t, std::int64_t, pb::object, pb::sequence,
+                    pb::sequence, pb::tuple>(),
+           pb::arg("pipeline"), pb::arg("frames"), pb::arg("copy"), pb::arg("busy_timeout_ms"),
+           pb::arg("wait_timeout_ms"), pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"),
+           pb::arg("errors"), pb::keep_alive<1, 2>())
+      .def("__iter__", [](pb::object self) { return self; })
+      .def("__next__", &Stream::next,
+           "The next frame's outputs, in frame order. Releases the GIL while it submits and waits.")
       .def_property_readonly("in_flight", &Stream::in_flight)
-      .def("close", &Stream::close, "Waits for the jobs still in flight. Releases the GIL.");
+      .def("close", &Stream::close, "Ends the stream: waits for the jobs still in flight. Releases the GIL.");
 }
 
 }  // namespace vart_async::py

@@ -322,10 +322,12 @@ class Session:
         Each frame (an array, a list of arrays or a name→array dict) is copied into a free slot's
         input buffers; the pipeline is kept full (up to `jobs` in flight) while you consume outputs.
         A frame that already matches the slot (same dtype, C-contiguous) is copied in C++; others
-        are converted as submit() does. The next frame is taken from `frames` only when a slot is
-        free for it. copy=False yields the slot's own output arrays (zero-copy), valid until you
-        ask for the next result — keep a copy of what you need beyond that. Waits release the GIL;
-        a job that takes longer than `wait_timeout` seconds raises WaitTimeoutError.
+        are converted as submit() does. The returned iterator is native (one call per frame); a
+        frame is taken from `frames` when a slot is about to be free for it. copy=False yields the
+        slot's own output arrays (zero-copy), valid until you ask for the next result — keep a copy
+        of what you need beyond that. Waits release the GIL; a job that takes longer than
+        `wait_timeout` seconds raises WaitTimeoutError. After an error, or close(), or when the
+        iterator is dropped, the jobs in flight are waited for.
         """
         pipe = self._native()
         if self._queue is not None:
@@ -334,8 +336,9 @@ class Session:
             raise ValueError(f"wait_timeout must be > 0 seconds (got {wait_timeout!r})")
         specs = self.inputs
         try:
-            st = _core.Stream(
+            stream: Iterator[list[npt.NDArray[Any]]] = _core.Stream(
                 pipe,
+                frames,
                 copy,
                 self._busy_timeout_ms,
                 max(1, math.ceil(wait_timeout * 1000)),
@@ -346,7 +349,7 @@ class Session:
             )
         except RuntimeError as e:  # every slot holds a job from submit(k)
             raise ValueError(str(e)) from None
-        return _stream(st, frames, copy)
+        return stream
 
     async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop."""
@@ -365,26 +368,6 @@ class Session:
         else:  # all slots busy (or first use): wait for one off the event loop
             await loop.run_in_executor(None, self._queued, inputs, deliver, fail)
         return await fut
-
-
-def _stream(st: Any, frames: Iterable[Any], copy: bool) -> Iterator[list[npt.NDArray[Any]]]:
-    # The per-frame path: one native call per frame (it stages, submits and, when no slot is free,
-    # collects a finished job: in completion order when the engine reports it, outputs still yielded
-    # in frame order). Abandoning the generator still waits for the jobs in flight.
-    try:
-        push = st.push
-        if copy:
-            for frame in frames:
-                yield from push(frame)  # the outputs now ready in frame order: usually one
-        else:
-            for frame in frames:
-                if st.full:
-                    yield st.pop()  # the slot stays lent until we are resumed
-                push(frame)
-        while (out := st.pop()) is not None:
-            yield out
-    finally:
-        st.close()
 
 
 def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
