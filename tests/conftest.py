@@ -36,3 +36,13 @@ def descriptor(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `hw` need a real NPU: left out unless asked for with `-m hw` (docs/board.md)."""
+    if "hw" in (config.getoption("markexpr") or ""):
+        return
+    board = [item for item in items if item.get_closest_marker("hw")]
+    if board:
+        config.hook.pytest_deselected(items=board)
+        items[:] = [item for item in items if not item.get_closest_marker("hw")]
