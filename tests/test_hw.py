@@ -32,9 +32,9 @@ def model() -> Path:
 
 def _random_inputs(s: vart_async.Session, seed: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [
-        rng.integers(0, 256, a.nbytes, dtype=np.uint8).view(a.dtype).reshape(a.shape) for a in s.slots[0].inputs
-    ]
+    slot = s.slots[0]
+    raw = [rng.integers(0, 256, a.nbytes, dtype=np.uint8) for a in slot.inputs]
+    return [r.view(a.dtype).reshape(a.shape) for r, a in zip(raw, slot.inputs, strict=True)]
 
 
 def test_the_real_runtime_is_behind_the_engine(model: Path) -> None:
