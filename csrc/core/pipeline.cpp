@@ -1,13 +1,12 @@
 #include "core/pipeline.hpp"
 
-#include "core/ready_queue.hpp"
-
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 
 #include "core/pipeline_detail.hpp"
+#include "core/ready_queue.hpp"
 
 namespace vart_async::core {
 namespace {
@@ -321,20 +320,19 @@ RunStats Pipeline::run_loop(const RunOptions& opt, Feed* feed, bool measured) {
     // tell or a feed needs the order). In completion order, the wait after the report only makes
     // sure the runtime is done with the slot; no job is reported before it finished.
     bool abandoned = false;
-    std::size_t k = kNone;
+    std::size_t k = oldest();
     Status s = Status::pending();
     if (by_completion) {
-      // The oldest job must finish within the wait timeout of its start, however busy the others keep us.
-      const auto started = t0 + std::chrono::nanoseconds(st.jobs[rec_of[oldest()]].t_started);
-      k = next_done_sliced(rec_of, started + opt.wait_timeout, &abandoned);
-    }
-    if (k != kNone) {
-      s = wait_sliced(k, opt.wait_timeout, &abandoned);
-    } else if (!by_completion) {
-      k = oldest();
-      s = wait_sliced(k, opt.wait_timeout, &abandoned);
+      // The oldest job must finish within the wait timeout of its start, however busy the others
+      // keep us; when nothing finishes in time, it is the one that timed out.
+      const auto started = t0 + std::chrono::nanoseconds(st.jobs[rec_of[k]].t_started);
+      const std::size_t done = next_done_sliced(rec_of, started + opt.wait_timeout, &abandoned);
+      if (done != kNone) {
+        k = done;
+        s = wait_sliced(k, opt.wait_timeout, &abandoned);
+      }
     } else {
-      k = oldest();  // nothing finished in time: the oldest job is the one that timed out
+      s = wait_sliced(k, opt.wait_timeout, &abandoned);
     }
     JobRecord& rec = st.jobs[rec_of[k]];
     if (s.code == Status::Code::kPending) {

@@ -1,4 +1,5 @@
-// The pipelined run: K job slots, prime / steady state / drain, FIFO completion, busy retry, timing.
+// The pipelined run: K job slots, prime / steady state / drain, jobs collected as they finish (or
+// oldest first), busy retry, timing.
 // Pure C++17; the hot loop never calls into Python.
 #pragma once
 

@@ -58,13 +58,7 @@ pb::list slot_arrays(PipelineHandle& h, std::size_t k, bool inputs) {
   pb::list out;
   for (std::size_t i = 0; i < bufs.size() && i < specs.size(); ++i) {
     const pb::dtype dt = numpy_dtype(specs[i].dtype);
-    std::vector<pb::ssize_t> shape(specs[i].shape.begin(), specs[i].shape.end());
-    pb::ssize_t count = 1;
-    for (auto d : shape) count *= d;
-    if (static_cast<std::size_t>(count) * static_cast<std::size_t>(dt.itemsize()) != bufs[i].nbytes) {
-      shape = {static_cast<pb::ssize_t>(bufs[i].nbytes / static_cast<std::size_t>(dt.itemsize()))};  // padded layouts
-    }
-    out.append(pb::array(dt, shape, bufs[i].data, base));
+    out.append(pb::array(dt, numpy_shape(specs[i], dt, bufs[i].nbytes), bufs[i].data, base));
   }
   return out;
 }

@@ -4,10 +4,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -67,23 +67,13 @@ class Stream {
       in_nbytes_.push_back(p.slot(0).inputs()[i].nbytes);
     }
     for (std::size_t i = 0; i < info.outputs.size(); ++i) {
-      const pb::dtype dt = numpy_dtype(info.outputs[i].dtype);
-      std::vector<pb::ssize_t> shape(info.outputs[i].shape.begin(), info.outputs[i].shape.end());
-      pb::ssize_t count = 1;
-      for (auto d : shape) count *= d;
-      const std::size_t nbytes = p.slot(0).outputs()[i].nbytes;
-      if (static_cast<std::size_t>(count * dt.itemsize()) != nbytes) {
-        shape = {static_cast<pb::ssize_t>(nbytes / static_cast<std::size_t>(dt.itemsize()))};  // padded layouts
-      }
-      out_dtypes_.push_back(dt);
-      out_shapes_.push_back(std::move(shape));
+      out_dtypes_.push_back(numpy_dtype(info.outputs[i].dtype));
+      out_shapes_.push_back(numpy_shape(info.outputs[i], out_dtypes_.back(), p.slot(0).outputs()[i].nbytes));
     }
     // Slots with a job of someone else's (submit(k)) in flight are left alone; an abandoned slot
-    // whose job has finished since is taken back.
+    // whose job has finished since is taken back (wait() makes it idle once the runtime is done).
     for (std::size_t k = 0; k < p.jobs(); ++k) {
-      if (p.state(k) == core::SlotState::kAbandoned && p.wait(k, microseconds{0}).code != core::Status::Code::kPending) {
-        // the runtime is done with it: idle again
-      }
+      if (p.state(k) == core::SlotState::kAbandoned) p.wait(k, microseconds{0});
       if (p.state(k) == core::SlotState::kIdle) free_.push_back(k);
     }
     if (free_.empty()) throw std::logic_error("no idle slot to stream through: every slot has a job in flight");
@@ -124,8 +114,6 @@ class Stream {
     }
     return out;
   }
-
-  std::size_t in_flight() const noexcept { return inflight_.size(); }
 
   // Waits (up to the wait timeout each) for the jobs still in flight; a job that does not finish
   // leaves its slot abandoned: reused once the runtime is done with it, never freed before.
@@ -338,7 +326,7 @@ class Stream {
     reported_[k] = 0;
     inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(at));
     free_.push_back(k);
-    if (!s.is_ok()) raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
+    if (!s.is_ok()) failed(k, frame, s);
     const std::vector<core::Buffer>& bufs = p.slot(k).outputs();
     pb::list out = spare_.is_none() ? new_outputs() : pb::reinterpret_steal<pb::list>(spare_.release());
     spare_ = pb::none();
@@ -359,7 +347,7 @@ class Stream {
     inflight_.pop_front();
     if (!s.is_ok()) {
       free_.push_back(k);
-      raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
+      failed(k, frame, s);
     }
     lent_ = k;
     return pb::list(slot_outputs_[k]);
@@ -382,7 +370,8 @@ class Stream {
       }
       if (k < p.jobs()) {
         // Only jobs of ours in flight count (a report can be about a slot abandoned earlier).
-        for (const auto& job : inflight_) reported_[k] |= static_cast<char>(job.first == k);
+        const bool ours = std::any_of(inflight_.begin(), inflight_.end(), [k](const auto& job) { return job.first == k; });
+        if (ours) reported_[k] = 1;
         continue;
       }
       if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the jobs stay in flight for close()
@@ -405,6 +394,10 @@ class Stream {
       if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the job stays in flight for close()
       if (Clock::now() >= deadline) timed_out(k, frame);
     }
+  }
+
+  [[noreturn]] void failed(std::size_t k, std::uint64_t frame, const core::Status& s) {
+    raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
   }
 
   [[noreturn]] void timed_out(std::size_t k, std::uint64_t frame) {
@@ -447,7 +440,6 @@ void bind_stream(pb::module_& m) {
       .def("__iter__", [](pb::object self) { return self; })
       .def("__next__", &Stream::next,
            "The next frame's outputs, in frame order. Releases the GIL while it submits and waits.")
-      .def_property_readonly("in_flight", &Stream::in_flight)
       .def("close", &Stream::close, "Ends the stream: waits for the jobs still in flight. Releases the GIL.");
 }
 

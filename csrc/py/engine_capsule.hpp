@@ -3,8 +3,12 @@
 #pragma once
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <map>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "core/engine.hpp"
 
@@ -25,6 +29,25 @@ inline std::shared_ptr<core::Engine> engine_from_capsule(const pybind11::capsule
     throw pybind11::type_error("expected an engine capsule");
   }
   return *static_cast<std::shared_ptr<core::Engine>*>(cap.get_pointer());
+}
+
+// Defines an engine module's `create(model, options) -> capsule`. `create_engine` runs with the GIL
+// released: past the argument conversion only C++ objects are touched, and loading a model can
+// take seconds.
+template <typename CreateEngine>
+void def_create(pybind11::module_& m, CreateEngine create_engine, const char* doc) {
+  m.def(
+      "create",
+      [create_engine](const std::string& model, const std::map<std::string, std::string>& options) {
+        std::unique_ptr<core::Engine> engine;
+        {
+          // Safe: see above.
+          pybind11::gil_scoped_release release;
+          engine = create_engine(model, options);
+        }
+        return engine_to_capsule(std::move(engine));
+      },
+      pybind11::arg("model"), pybind11::arg("options"), doc);
 }
 
 }  // namespace vart_async::py

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/pipeline.hpp"
 #include "py/engine_capsule.hpp"
@@ -51,6 +52,18 @@ class PipelineHandle {
 // numpy has no bfloat16: those buffers are shown as uint16 (same bits).
 inline pybind11::dtype numpy_dtype(core::DType t) {
   return t == core::DType::kBFloat16 ? pybind11::dtype("uint16") : pybind11::dtype(std::string(core::dtype_name(t)));
+}
+
+// The numpy shape of a tensor's slot buffer: the spec's shape, or flat when the runtime pads the
+// buffer (its size is not the shape's).
+inline std::vector<pybind11::ssize_t> numpy_shape(const core::TensorSpec& spec, const pybind11::dtype& dt,
+                                                  std::size_t nbytes) {
+  std::vector<pybind11::ssize_t> shape(spec.shape.begin(), spec.shape.end());
+  std::size_t count = 1;
+  for (auto d : shape) count *= static_cast<std::size_t>(d);
+  const auto itemsize = static_cast<std::size_t>(dt.itemsize());
+  if (count * itemsize != nbytes) shape = {static_cast<pybind11::ssize_t>(nbytes / itemsize)};
+  return shape;
 }
 
 }  // namespace vart_async::py

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "cancel_later.hpp"
 #include "core/pipeline.hpp"
 #include "core/ready_queue.hpp"
 
@@ -170,12 +171,7 @@ TEST(CompletionOrder, CancelDrainsAndSecondCancelAbandons) {
   e->duration = [](std::uint64_t n) { return n >= 5 ? -1us : 1'000us; };  // from job 5 on, nothing ends
   Pipeline p(e, 2);
   RunOptions o;  // no limit: only cancel() ends it
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(50ms);
-    p.cancel();
-    std::this_thread::sleep_for(100ms);
-    p.cancel();
-  });
+  std::thread canceller = cancel_twice_later(p, 50ms, 100ms);
   const RunStats s = p.run(o);
   canceller.join();
   EXPECT_EQ(s.reason, StopReason::kCancelled);

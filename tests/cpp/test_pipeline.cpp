@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "cancel_later.hpp"
 #include "core/pipeline.hpp"
 #include "engines/vart/vart_engine.hpp"
 
@@ -241,12 +242,7 @@ TEST(Pipeline, SecondCancelAbandonsStuckJobs) {
   Pipeline p(e, 2);
   RunOptions o;
   o.iterations = 10;
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(100ms);
-    p.cancel();
-    std::this_thread::sleep_for(100ms);
-    p.cancel();
-  });
+  std::thread canceller = cancel_twice_later(p, 100ms, 100ms);
   const RunStats s = p.run(o);
   canceller.join();
   EXPECT_EQ(s.reason, StopReason::kCancelled);
