@@ -77,6 +77,32 @@ def test_abandoned_stream_drains_and_session_stays_usable(descriptor):
         assert s.run(iterations=4).completed == 4
 
 
+def test_a_stream_cannot_be_stepped_while_it_steps(descriptor):
+    """The stream releases the GIL while it waits, so a second caller could step it meanwhile: it is
+    refused (as a generator refuses), here from the frame source itself, which runs inside __next__."""
+    with vart_async.open(descriptor(), jobs=2) as s:
+        frames = _frames(s, 8)
+
+        def reentering(holder, call):
+            yield frames[0]
+            call(holder[0])  # the stream, from inside its own __next__
+            yield frames[1]
+
+        for call in (next, lambda stream: stream.close()):
+            holder: list = []
+            stream = s.stream(reentering(holder, call))
+            holder.append(stream)
+            with pytest.raises(RuntimeError, match="already in use"):
+                list(stream)
+            with pytest.raises(StopIteration):  # over after the error, as a generator would be
+                stream.__next__()
+        want = _expected(s, frames[0])
+        explicit = s.stream(frames[:2])
+        _assert_same(explicit.__next__(), want)  # the bound method, as for loops
+        assert len(list(explicit)) == 1
+        assert s.run(iterations=4).completed == 4
+
+
 def test_callbacks_run_in_order_on_one_completion_thread(descriptor):
     with vart_async.open(descriptor(service_time_us=200), jobs=2) as s:
         frames = _frames(s, 12)

@@ -1,0 +1,135 @@
+// Two self-contained parts of the streaming loop (bind_stream.cpp): the check that lets a frame be
+// copied into a slot without Python, and the recycling of the output lists it hands out.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+#include "core/pipeline.hpp"
+#include "py/pipeline_handle.hpp"
+
+namespace vart_async::py {
+
+// Models with more inputs than this always stage through Python (keeps the fast path allocation-free).
+inline constexpr std::size_t kMaxExactInputs = 8;
+
+// Where a frame that is exactly the slot's layout (same dtypes, C-contiguous, same sizes) can be
+// copied from; `exact` is false for anything else (it goes through the Python staging rule).
+struct Source {
+  bool exact = false;
+  std::size_t total = 0;
+  const void* data[kMaxExactInputs] = {};
+};
+
+class FrameCheck {
+ public:
+  explicit FrameCheck(core::Pipeline& p) {
+    const core::EngineInfo& info = p.engine().info();
+    for (std::size_t i = 0; i < info.inputs.size(); ++i) {
+      dtypes_.push_back(numpy_dtype(info.inputs[i].dtype));
+      nbytes_.push_back(p.slot(0).inputs()[i].nbytes);
+    }
+  }
+
+  // A frame is one array (single-input models) or a list or tuple of arrays in input order.
+  Source operator()(const pybind11::handle& frame) const {
+    namespace pb = pybind11;
+    Source src;
+    const std::size_t n = nbytes_.size();
+    pb::handle arrays[kMaxExactInputs];
+    if (n > kMaxExactInputs) return src;
+    if (n == 1 && pb::isinstance<pb::array>(frame)) {
+      arrays[0] = frame;
+    } else if ((PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
+               static_cast<std::size_t>(PySequence_Fast_GET_SIZE(frame.ptr())) == n) {
+      for (std::size_t i = 0; i < n; ++i) arrays[i] = PySequence_Fast_GET_ITEM(frame.ptr(), static_cast<pb::ssize_t>(i));
+    } else {
+      return src;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!pb::isinstance<pb::array>(arrays[i])) return src;
+      const auto a = pb::reinterpret_borrow<pb::array>(arrays[i]);
+      const pb::dtype dt = a.dtype();
+      if (!(dt.is(dtypes_[i]) || dt.equal(dtypes_[i])) || (a.flags() & pb::array::c_style) == 0 ||
+          static_cast<std::size_t>(a.nbytes()) != nbytes_[i]) {
+        return src;
+      }
+      src.data[i] = a.data();
+      src.total += nbytes_[i];
+    }
+    src.exact = true;
+    return src;
+  }
+
+ private:
+  std::vector<pybind11::dtype> dtypes_;
+  std::vector<std::size_t> nbytes_;
+};
+
+// Output arrays for collected jobs. A list handed out earlier is used again when nothing but us can
+// see it or its arrays any more (reference counts of 1: no name, container, view or buffer of the
+// caller's refers to them) and it is still what we made (same length, dtypes, shapes, C order,
+// writeable): saves an allocation per frame and keeps the frame's memory warm.
+class OutputLists {
+ public:
+  explicit OutputLists(core::Pipeline& p) {
+    const core::EngineInfo& info = p.engine().info();
+    for (std::size_t i = 0; i < info.outputs.size(); ++i) {
+      dtypes_.push_back(numpy_dtype(info.outputs[i].dtype));
+      shapes_.push_back(numpy_shape(info.outputs[i], dtypes_.back(), p.slot(0).outputs()[i].nbytes));
+    }
+  }
+
+  // A list of output arrays to fill: a recycled one, or a new one.
+  pybind11::list make() {
+    for (auto it = handed_.begin(); it != handed_.end(); ++it) {
+      if (reusable(*it)) {
+        pybind11::list out = std::move(*it);
+        handed_.erase(it);
+        return out;
+      }
+    }
+    pybind11::list out(dtypes_.size());
+    for (std::size_t i = 0; i < dtypes_.size(); ++i) out[i] = pybind11::array(dtypes_[i], shapes_[i]);
+    return out;
+  }
+
+  // Remembers a list handed out, to use it again once the caller is done with it.
+  void hand_out(const pybind11::object& out) {
+    handed_.push_back(pybind11::reinterpret_borrow<pybind11::list>(out));
+    if (handed_.size() > kRecycleDepth) handed_.pop_front();
+  }
+
+  void forget() { handed_.clear(); }
+
+ private:
+  // Lists remembered: the caller's loop variable still holds the last one or two.
+  static constexpr std::size_t kRecycleDepth = 4;
+
+  bool reusable(const pybind11::list& l) const {
+    namespace pb = pybind11;
+    if (Py_REFCNT(l.ptr()) != 1 || PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(dtypes_.size())) return false;
+    for (std::size_t i = 0; i < dtypes_.size(); ++i) {
+      PyObject* item = PyList_GET_ITEM(l.ptr(), static_cast<pb::ssize_t>(i));
+      if (Py_REFCNT(item) != 1 || !pb::isinstance<pb::array>(item)) return false;
+      const auto a = pb::reinterpret_borrow<pb::array>(item);
+      if (!a.dtype().is(dtypes_[i]) || (a.flags() & pb::array::c_style) == 0 || !a.writeable() ||
+          a.ndim() != static_cast<pb::ssize_t>(shapes_[i].size()) ||
+          !std::equal(shapes_[i].begin(), shapes_[i].end(), a.shape())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::vector<pybind11::dtype> dtypes_;
+  std::vector<std::vector<pybind11::ssize_t>> shapes_;
+  std::deque<pybind11::list> handed_;
+};
+
+}  // namespace vart_async::py
