@@ -9,7 +9,7 @@ ran are in extra_info. Targets:
     ours / benchmark_app          >= 1.0 (tiny), >= 0.97 (light_squeezenet)
     ours / AsyncInferQueue+Python >= 4   (tiny)
     ours / raw C++ loop           >= 0.95
-    stream / replay               >= 0.8 (tiny)
+    stream / replay               >= 0.8 (tiny, outputs copied; zero-copy is reported, not asserted)
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def side_by_side(benchmark, compare, peers):
-    """Runs `ours(seconds)` and `theirs(seconds)` (peers-style dicts) interleaved; asserts the ratio."""
+    """Runs `ours(seconds)` and `theirs(seconds)` (peers-style dicts) interleaved; asserts the ratio
+    (target None: measured and reported only)."""
     seconds, rounds, quiet_wait = compare
 
-    def measure(ours, theirs, *, name: str, target: float) -> None:
+    def measure(ours, theirs, *, name: str, target: float | None) -> None:
         mine, other, loads, others_cpu = [], [], [], []
         order = peers.alternate(rounds)
         probe = peers.OthersCpu()
@@ -63,7 +64,7 @@ def side_by_side(benchmark, compare, peers):
         })  # fmt: skip
         rounded = [round(r, 3) for r in ratios]
         why = f"rounds {rounded}, CPU share of other processes {others_cpu}"
-        assert ratio >= target, f"{name} = {ratio:.3f} < {target} ({why})"
+        assert target is None or ratio >= target, f"{name} = {ratio:.3f} < {target} ({why})"
 
     return measure
 
@@ -113,4 +114,4 @@ def test_compare_stream_async_vs_replay_async(side_by_side, peers, tiny_model, c
             return {"fps": r.fps, "iterations": r.completed, "duration_s": r.wall_s}
 
         side_by_side(lambda t: peers.stream(s, frames, seconds=t, copy=copy), replay,
-                     name="stream_over_replay", target=0.8)
+                     name="stream_over_replay", target=0.8 if copy else None)  # zero-copy: informative

@@ -327,7 +327,9 @@ class Session:
         slot's own output arrays (zero-copy), valid until you ask for the next result — keep a copy
         of what you need beyond that. Waits release the GIL; a job that takes longer than
         `wait_timeout` seconds raises WaitTimeoutError. After an error, or close(), or when the
-        iterator is dropped, the jobs in flight are waited for.
+        iterator is dropped, the jobs in flight are waited for. Like a generator, the iterator is
+        stepped by one caller at a time (RuntimeError if another thread steps or closes it while
+        it waits).
         """
         pipe = self._native()
         if self._queue is not None:
