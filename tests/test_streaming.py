@@ -103,6 +103,39 @@ def test_a_stream_cannot_be_stepped_while_it_steps(descriptor):
         assert s.run(iterations=4).completed == 4
 
 
+def test_closing_the_session_under_a_streaming_thread_is_refused(descriptor):
+    """close() from another thread while a stream (or a low-level wait) runs without the GIL would
+    free the slots under it: refused with a clear error, and the stream goes on to the end."""
+    with vart_async.open(descriptor(service_time_us=200_000), jobs=2) as s:
+        frames = _frames(s, 4)
+        want = [_expected(s, f) for f in frames]
+        got, started = [], threading.Event()
+
+        def consume():
+            for outs in s.stream(frames):
+                started.set()
+                got.append(outs)
+
+        t = threading.Thread(target=consume)
+        t.start()
+        assert started.wait(5)
+        with pytest.raises(RuntimeError, match="in use by another thread"):
+            s.close()
+        t.join()
+        assert not s.closed
+        for g, w in zip(got, want, strict=True):
+            _assert_same(g, w)
+
+        job = s.submit(0)
+        waiter = threading.Thread(target=job.wait, kwargs={"timeout": 5})
+        waiter.start()
+        time.sleep(0.05)  # the waiter is inside its (single, 5 s) native wait for a 200 ms job
+        with pytest.raises(RuntimeError, match="in use by another thread"):
+            s.close()
+        waiter.join()
+    assert s.closed
+
+
 def test_callbacks_run_in_order_on_one_completion_thread(descriptor):
     with vart_async.open(descriptor(service_time_us=200), jobs=2) as s:
         frames = _frames(s, 12)

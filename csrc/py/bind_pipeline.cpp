@@ -157,6 +157,7 @@ void bind_pipeline(pb::module_& m) {
           "submit",
           [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms) {
             Pipeline& p = h.get();
+            const PipelineHandle::InUse in_use(h);
             core::Status s;
             {
               // Safe: retries "busy" in C++ only.
@@ -170,6 +171,7 @@ void bind_pipeline(pb::module_& m) {
           "wait",
           [](PipelineHandle& h, std::size_t k, std::int64_t timeout_us) {
             Pipeline& p = h.get();
+            const PipelineHandle::InUse in_use(h);
             core::Status s;
             {
               // Safe: blocks in the runtime only.

@@ -120,10 +120,10 @@ class Stream {
 
  private:
   // Marks the stream as in use by one thread: it releases the GIL while it waits, and another
-  // thread must not step it (or close it) meanwhile, as with a generator.
+  // thread must not step it (or close it) meanwhile, as with a generator, nor close the session.
   class Entered {
    public:
-    explicit Entered(Stream& s) : s_(s) {
+    explicit Entered(Stream& s) : s_(s), in_use_(s.pipe_) {
       if (s_.entered_) throw std::runtime_error("the stream is already in use by another thread");
       s_.entered_ = true;
     }
@@ -133,6 +133,7 @@ class Stream {
 
    private:
     Stream& s_;
+    PipelineHandle::InUse in_use_;
   };
 
   void finish() {

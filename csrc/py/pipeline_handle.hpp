@@ -38,6 +38,10 @@ class PipelineHandle {
   }
   void close() {
     if (pipeline_ && pipeline_->running()) throw std::logic_error("the session is running: cancel() the run first");
+    if (users_ > 0) {
+      throw std::logic_error("the session is in use by another thread (a stream, submit() or wait() in progress): "
+                             "let it finish, or close the stream, before close()");
+    }
     std::unique_ptr<core::Pipeline> p = std::move(pipeline_);
     // Safe: the destructor may wait for in-flight jobs; it never calls into Python.
     pybind11::gil_scoped_release release;
@@ -45,8 +49,23 @@ class PipelineHandle {
   }
   bool closed() const { return !pipeline_; }
 
+  // Marks a native call that uses the pipeline with the GIL released, so that close() from another
+  // thread refuses to free the pipeline under it. Made and dropped with the GIL held (which guards
+  // the count).
+  class InUse {
+   public:
+    explicit InUse(PipelineHandle& h) : h_(h) { ++h_.users_; }
+    ~InUse() { --h_.users_; }
+    InUse(const InUse&) = delete;
+    InUse& operator=(const InUse&) = delete;
+
+   private:
+    PipelineHandle& h_;
+  };
+
  private:
   std::unique_ptr<core::Pipeline> pipeline_;
+  int users_ = 0;
 };
 
 // numpy has no bfloat16: those buffers are shown as uint16 (same bits).

@@ -163,16 +163,19 @@ class Session:
     def close(self) -> None:
         """Drains submitted jobs, then frees the slots. Slot arrays you still hold stay valid.
 
-        Raises a callback's stored exception, if one is still pending.
+        Raises a callback's stored exception, if one is still pending, and RuntimeError while
+        another thread is running, streaming or waiting on the session (nothing is freed then).
         """
         if self._pipe.closed:
             return
         queue, self._queue = self._queue, None
         if queue is not None:
             queue.close()
-        self._pipe.close()
-        if queue is not None:
-            queue.raise_pending()
+        try:
+            self._pipe.close()  # refused while another thread streams or waits on the session
+        finally:
+            if queue is not None:
+                queue.raise_pending()
 
     def __enter__(self) -> Session:
         return self
