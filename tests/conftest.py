@@ -38,6 +38,13 @@ def descriptor(tmp_path: Path) -> Callable[..., Path]:
     return make
 
 
+@pytest.fixture
+def tiny(descriptor: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The `descriptor` two-input, two-output, batch-2 model (TINY); the test runs in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    return str(descriptor())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked `hw` need a real NPU: left out unless asked for with `-m hw` (docs/board.md)."""
     if "hw" in (config.getoption("markexpr") or ""):

@@ -2,7 +2,7 @@
 
 Tests use it to recompute, from the input bytes of a batch row, the exact output bytes the emulator
 writes for that row. It mirrors csrc/vart_emu/src/output_fn.cpp; tests/test_emu_reference.py and
-tests/cpp/test_emulator.cpp assert the same known vectors, so the two cannot drift apart.
+tests/cpp/test_emulator_faults_outputs.cpp assert the same known vectors, so the two cannot drift apart.
 
 It imports numpy only, never vart_async.
 """

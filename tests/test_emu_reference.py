@@ -1,7 +1,8 @@
 """The Python reference of the emulator's output function agrees with the C++ emulator.
 
-Every constant below is also asserted in tests/cpp/test_emulator.cpp (against the emulator itself),
-so the C++ and Python definitions cannot drift apart. This file never imports vart_async.
+Every constant below is also asserted in tests/cpp/test_emulator_faults_outputs.cpp (against the
+emulator itself), so the C++ and Python definitions cannot drift apart. This file never imports
+vart_async.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _load_reference() -> ModuleType:
 
 ref = _load_reference()
 
-# ---- constants shared with tests/cpp/test_emulator.cpp ---------------------------------------------
+# ---- constants shared with tests/cpp/test_emulator_faults_outputs.cpp --------------------------------------
 MIX64_OF_GOLDEN = 0xE220A8397B1DCDAF  # SplitMix64's published first output for seed 0
 MIX64_OF_ONE = 0x5692161D100B05E5
 KNOWN = {
