@@ -187,15 +187,13 @@ void Stream::stage(std::size_t k, const pb::handle& frame, const Source& src) {
     return;
   }
   const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
-  auto copy_all = [&] {
-    for (std::size_t i = 0; i < bufs.size(); ++i) std::memcpy(bufs[i].data, src.data[i], bufs[i].nbytes);
-  };
   if (src.total > kReleaseGilAbove) {
     // Safe: the frame's arrays are referenced by our caller for the duration of this call.
     pb::gil_scoped_release release;
-    copy_all();
+    src.copy_to(bufs);
   } else {
-    copy_all();
+    src.copy_to(bufs);
   }
 }
+
 }  // namespace vart_async::py::stream_detail

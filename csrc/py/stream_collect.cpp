@@ -31,8 +31,8 @@ bool Stream::turnaround(const Source& src) {
   }
   const auto started = Clock::now();
   pb::list out = take_spare();
-  std::byte* dst[kMaxExactInputs] = {};
-  if (out.size() > kMaxExactInputs) {
+  std::byte* dst[kMaxDirectTensors] = {};
+  if (out.size() > kMaxDirectTensors) {
     spare_ = std::move(out);
     return false;
   }
@@ -57,9 +57,7 @@ bool Stream::turnaround(const Source& src) {
         for (std::size_t i = 0; i < slot.outputs().size(); ++i) {
           std::memcpy(dst[i], slot.outputs()[i].data, slot.outputs()[i].nbytes);
         }
-        for (std::size_t i = 0; i < slot.inputs().size(); ++i) {
-          std::memcpy(slot.inputs()[i].data, src.data[i], slot.inputs()[i].nbytes);
-        }
+        src.copy_to(slot.inputs());
         submitted = p.submit(k, busy_timeout_);
       }
     }
@@ -161,4 +159,5 @@ void Stream::timed_out(std::size_t k, std::uint64_t frame) {
   raise(timeout_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") did not finish within " +
                             std::to_string(wait_timeout_.count()) + " ms");
 }
+
 }  // namespace vart_async::py::stream_detail

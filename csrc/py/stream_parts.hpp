@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <deque>
 #include <vector>
 
@@ -15,15 +16,21 @@
 
 namespace vart_async::py {
 
-// Models with more inputs than this always stage through Python (keeps the fast path allocation-free).
-inline constexpr std::size_t kMaxExactInputs = 8;
+// Models with more inputs than this always stage through Python, and with more outputs than this
+// skip the stream's one-stretch turnaround (keeps those paths allocation-free).
+inline constexpr std::size_t kMaxDirectTensors = 8;
 
 // Where a frame that is exactly the slot's layout (same dtypes, C-contiguous, same sizes) can be
 // copied from; `exact` is false for anything else (it goes through the Python staging rule).
 struct Source {
   bool exact = false;
   std::size_t total = 0;
-  const void* data[kMaxExactInputs] = {};
+  const void* data[kMaxDirectTensors] = {};
+
+  // Copies an exact frame into a slot's input buffers (no Python object is touched).
+  void copy_to(const std::vector<core::Buffer>& inputs) const {
+    for (std::size_t i = 0; i < inputs.size(); ++i) std::memcpy(inputs[i].data, data[i], inputs[i].nbytes);
+  }
 };
 
 class FrameCheck {
@@ -41,8 +48,8 @@ class FrameCheck {
     namespace pb = pybind11;
     Source src;
     const std::size_t n = nbytes_.size();
-    pb::handle arrays[kMaxExactInputs];
-    if (n > kMaxExactInputs) return src;
+    pb::handle arrays[kMaxDirectTensors];
+    if (n > kMaxDirectTensors) return src;
     if (n == 1 && pb::isinstance<pb::array>(frame)) {
       arrays[0] = frame;
     } else if ((PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
