@@ -72,11 +72,12 @@ def test_stream_on_a_slow_model_times_out_then_recovers() -> None:
         assert time.monotonic() - t0 < 1.0  # the timeouts, not the jobs
         # Both jobs were left in flight (abandoned): the next stream takes their slots back once the
         # runtime is done with them (until then it has none: refused), and a report about them is
-        # not mistaken for one of its own. The jobs take ~60 ms here, far longer under emulation.
+        # not mistaken for one of its own. The jobs take ~60 ms here, tens of seconds under
+        # qemu-aarch64 (hence the long timeouts from here on).
         deadline = time.monotonic() + 600
         while True:
             try:
-                got = list(s.stream(frames[:4]))
+                got = list(s.stream(frames[:4], wait_timeout=600))
                 break
             except ValueError as e:
                 if "no idle slot" not in str(e) or time.monotonic() > deadline:
@@ -84,6 +85,6 @@ def test_stream_on_a_slow_model_times_out_then_recovers() -> None:
                 time.sleep(0.05)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g[0], w)
-        while s.run(iterations=4).max_in_flight < 2:  # both slots back once both jobs are done
+        while s.run(iterations=4, wait_timeout=600).max_in_flight < 2:  # both slots back, both jobs done
             assert time.monotonic() < deadline
             time.sleep(0.05)
