@@ -1,32 +1,24 @@
-// The pipelined run: K job slots, prime / steady state / drain, jobs collected as they finish (or
-// oldest first), busy retry, timing.
-// Pure C++17; the hot loop never calls into Python.
+// The pipeline: one engine's K job slots and the job window that every way of running jobs drives
+// (the run loop here, the stream and the low-level calls in the bindings, the completion thread).
+// Pure C++17; nothing here calls into Python.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/engine.hpp"
+#include "core/window.hpp"
 
 namespace vart_async::core {
 
 enum class JobOutcome : std::uint8_t { kCompleted, kFailed, kCancelled };
-
-enum class StopReason : std::uint8_t {
-  kFinished,      // every requested job was submitted and completed
-  kCancelled,     // cancel() was called
-  kJobFailed,     // the runtime reported a failed job
-  kWaitTimeout,   // a job did not finish within the wait timeout
-  kSubmitFailed,  // the runtime refused a submission (other than "busy")
-  kBusyTimeout,   // the runtime stayed busy for longer than the wait timeout with nothing in flight
-};
-std::string_view to_string(StopReason reason) noexcept;
 
 // One submitted job. Times are nanoseconds since the run's start (steady clock).
 struct JobRecord {
@@ -41,10 +33,10 @@ struct JobRecord {
 struct RunOptions {
   std::uint64_t iterations = 0;  // jobs to submit; 0 = no count limit
   double time_limit_s = 0;       // 0 = no time limit. With both limits the run goes on until both are met
-                                 // (benchmark_app's rule); with neither, until the feed or cancel() ends it.
+                                 // (benchmark_app's rule); with neither, until cancel() ends it.
+                                 // A limit past the clock's range means no limit.
   bool sync = false;             // run each job synchronously, one at a time (slot = seq % K)
-  bool completion_order = true;  // without a feed, collect jobs as they finish when the engine can
-                                 // tell (notify_when_done); otherwise (or with a feed) the oldest first
+  bool completion_order = true;  // collect jobs as they finish when the engine can tell; else oldest first
   std::chrono::milliseconds wait_timeout{30000};
   std::uint64_t warmup = 0;      // jobs run before the measured run, left out of every statistic
 };
@@ -61,27 +53,13 @@ struct RunStats {
   std::vector<JobRecord> jobs;     // in submission order
 };
 
-// Where each submission's input comes from and where its output goes. Called on the loop's thread.
-class Feed {
- public:
-  virtual ~Feed() = default;
-  // Prepares slot `slot` for submission `seq`; false = no more input (the run drains and ends).
-  virtual bool fill(std::size_t slot, std::uint64_t seq) = 0;
-  // Submission `seq` finished on `slot`; its outputs stay valid until this returns.
-  virtual void done(std::size_t slot, std::uint64_t seq, bool ok) = 0;
-};
-
-enum class SlotState : std::uint8_t {
-  kIdle,
-  kInFlight,
-  kAbandoned,  // its job outlived a run (timeout/cancel): never reused until the runtime says it is done
-};
-
-class ReadyQueue;
+class Completer;
 
 class Pipeline {
  public:
-  Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs);
+  // Refuses (std::invalid_argument) slots whose buffers would add up to more than `max_bytes`.
+  static constexpr std::uint64_t kDefaultMaxBytes = std::uint64_t{16} << 30;
+  Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs, std::uint64_t max_bytes = kDefaultMaxBytes);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -93,15 +71,19 @@ class Pipeline {
   Slot& slot(std::size_t k);
   // Shared so that views of a slot's buffers (e.g. numpy arrays) can keep it alive.
   std::shared_ptr<Slot> slot_ptr(std::size_t k);
-  SlotState state(std::size_t k) const;
+  SlotState state(std::size_t k) const { return window_->state(k); }
+  JobWindow& window() noexcept { return *window_; }
 
-  // Runs jobs until the limits are met, a job fails or cancel() is called. Every submitted job is
-  // accounted for exactly once. Throws std::logic_error if another run or a low-level job is active.
-  RunStats run(const RunOptions& options, Feed* feed = nullptr);
+  // Replays the slots' inputs until the limits are met, a job fails or cancel() is called. Every
+  // submitted job is accounted for exactly once. Throws std::logic_error if another run, a stream or
+  // a low-level job holds a slot.
+  RunStats run(const RunOptions& options);
 
-  // Thread-safe. The first call stops submissions and drains what is in flight; a second call
-  // during the drain stops waiting (those jobs are counted as cancelled and their slots abandoned).
+  // Thread-safe. The first call stops submissions and gives the jobs in flight kCancelGrace to
+  // finish; a second call stops waiting at once. Jobs not done are counted as cancelled and their
+  // slots abandoned (reused once the runtime is done with them).
   void cancel() noexcept { cancel_requests_.fetch_add(1, std::memory_order_relaxed); }
+  static constexpr std::chrono::milliseconds kCancelGrace{100};
 
   // Live counters of the measured run in progress (or the last one), readable from any thread.
   struct Progress {
@@ -111,46 +93,42 @@ class Pipeline {
     return {progress_submitted_.load(std::memory_order_relaxed), progress_completed_.load(std::memory_order_relaxed)};
   }
 
-  // Low level, for callers with their own loop (not while run() is active).
-  // submit: slot must be idle; retries "busy" with backoff for up to busy_timeout (kBusy after that).
-  Status submit(std::size_t k, std::chrono::milliseconds busy_timeout);
-  // wait: slot must be in flight or abandoned; kOk/kFailed make it idle, kPending leaves it.
-  Status wait(std::size_t k, std::chrono::microseconds timeout);
-  // Gives up on slot k's job (in flight from submit()): the slot is abandoned, reused only once
-  // the runtime says the job is done (as run() does with a job that timed out).
-  void abandon(std::size_t k);
-  // True when the engine says which job finished first (then next_done() works).
-  bool knows_completion_order() const noexcept { return ready_ != nullptr; }
-  // The slot of a job that finished since the last call (then wait() on it to collect it), or
-  // jobs() when none did within `timeout`. A slot may be reported that is not in flight any more
-  // (e.g. its job was collected by wait() directly): callers skip those.
-  std::size_t next_done(std::chrono::microseconds timeout);
-  // Waiting for a reported completion, poll for up to `limit` before blocking while recent waits
-  // were that short (adaptive spin-then-block; 0 = always block). No effect on engines that do not
-  // report completions. Default kDefaultSpin.
-  void set_spin(std::chrono::microseconds limit);
-  static constexpr std::chrono::microseconds kDefaultSpin{100};
-  // Forgets finished jobs not asked for yet (before a new loop of one's own).
-  void forget_done() noexcept;
+  // Low level (Session.submit(k) / Job.wait): slot k must be idle; "busy" is retried for up to
+  // busy_timeout. On success *seq names the job for wait().
+  Outcome submit(std::size_t k, std::chrono::milliseconds busy_timeout, std::uint64_t* seq = nullptr);
+  Collected wait(std::size_t k, std::uint64_t seq, std::chrono::microseconds timeout, const Interrupt& interrupted = {});
+  bool knows_completion_order() const noexcept { return window_->reports_completions(); }
+  void set_spin(std::chrono::microseconds limit) { window_->set_spin(limit); }
+
+  // Jobs collected by a completion thread (Session.submit(inputs, callback=...)): the thread starts
+  // with the first call and hands each batch of finished jobs to `sink`. Thread-safe.
+  using Sink = std::function<void(const std::vector<Collected>&)>;
+  Completer& completer(const Sink& sink, std::chrono::milliseconds wait_timeout);
+  // The completion thread, if started (else null).
+  Completer* completer_if_started() noexcept;
+  // True on the completion thread: a call made from a callback.
+  bool on_completion_thread() const noexcept;
+
+  // Ends everything: stops the completion thread (after it delivered what was in flight), then waits
+  // for every job still running, all at once, for up to `bound` or until `interrupted`. Slots whose
+  // jobs never finished are kept forever (never freed while the runtime may still write into them).
+  // Returns how many. The pipeline is unusable afterwards. Idempotent.
+  std::size_t close(std::chrono::milliseconds bound, const Interrupt& interrupted = {});
+  static constexpr std::chrono::milliseconds kCloseBound{2000};
+
+  // For the last owner dropping the pipeline on its own completion thread (from a callback), where
+  // it cannot be closed: the completion thread is told to stop, and the pipeline is kept forever.
+  static void orphan(std::unique_ptr<Pipeline> pipeline) noexcept;
 
  private:
-  RunStats run_loop(const RunOptions& options, Feed* feed, bool measured);
-  // Waits for slot k's job, sliced so cancel() is seen. kPending = timed out, or abandoned by a
-  // second cancel() (then *abandoned is set).
-  Status wait_sliced(std::size_t k, std::chrono::milliseconds timeout, bool* abandoned);
-  void reclaim_abandoned() noexcept;
-  // Completion order: the next finished slot among those in flight (skipping stale reports), or
-  // a value >= jobs() at `deadline` or after a second cancel() (then *abandoned is set).
-  std::size_t next_done_sliced(const std::vector<std::size_t>& rec_of,
-                               std::chrono::steady_clock::time_point deadline, bool* abandoned);
-  void check_slot(std::size_t k) const;
+  RunStats run_loop(const RunOptions& options, bool measured);
 
   std::shared_ptr<Engine> engine_;
   std::vector<std::shared_ptr<Slot>> slots_;
-  std::unique_ptr<std::atomic<SlotState>[]> state_;
-  std::shared_ptr<ReadyQueue> ready_;  // null unless the engine reports completions
-  std::atomic<bool> running_{false};
-  std::atomic<int> low_level_calls_{0};
+  std::unique_ptr<JobWindow> window_;
+  mutable std::mutex completer_mutex_;
+  std::unique_ptr<Completer> completer_;
+  std::atomic<bool> running_{false}, closed_{false};
   std::atomic<unsigned> cancel_requests_{0};
   std::atomic<std::uint64_t> progress_submitted_{0}, progress_completed_{0};
 };

@@ -92,26 +92,49 @@ pb::dict stats_dict(const core::RunStats& s) {
   return d;
 }
 
-pb::tuple status_tuple(const core::Status& s) {
-  return pb::make_tuple(static_cast<int>(s.code), s.message);
+// The completion thread's sink: one GIL hand-over per batch. `deliver(batch)` gets a list of
+// (slot, done, reason, message); each collected slot is released before the GIL is let go, so that
+// whatever `deliver` woke (an event loop's waiters for a slot) finds it free.
+core::Pipeline::Sink make_sink(core::Pipeline& p, const pb::object& deliver) {
+  // The Python callable is dropped with the GIL held, whichever thread ends the completion thread.
+  std::shared_ptr<pb::object> fn(new pb::object(deliver), [](pb::object* o) {
+    const pb::gil_scoped_acquire gil;
+    delete o;
+  });
+  core::JobWindow* window = &p.window();
+  return [fn, window](const std::vector<core::Collected>& batch) {
+    const pb::gil_scoped_acquire gil;
+    try {
+      pb::list items(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const core::Collected& c = batch[i];
+        items[i] = pb::make_tuple(c.slot, c.done, std::string(core::to_string(c.outcome.reason)), c.outcome.message);
+      }
+      (*fn)(items);
+    } catch (pb::error_already_set& e) {
+      e.discard_as_unraisable("vart_async completion thread");
+    }
+    for (const core::Collected& c : batch) {
+      if (c.done) window->release(c.slot);
+    }
+  };
 }
 
 }  // namespace
 
 void bind_pipeline(pb::module_& m) {
-  m.attr("STATUS_OK") = static_cast<int>(core::Status::Code::kOk);
-  m.attr("STATUS_PENDING") = static_cast<int>(core::Status::Code::kPending);
-  m.attr("STATUS_BUSY") = static_cast<int>(core::Status::Code::kBusy);
-  m.attr("STATUS_FAILED") = static_cast<int>(core::Status::Code::kFailed);
   m.attr("OUTCOME_COMPLETED") = static_cast<int>(core::JobOutcome::kCompleted);
   m.attr("OUTCOME_FAILED") = static_cast<int>(core::JobOutcome::kFailed);
   m.attr("OUTCOME_CANCELLED") = static_cast<int>(core::JobOutcome::kCancelled);
   m.attr("SLOT_IDLE") = static_cast<int>(core::SlotState::kIdle);
+  m.attr("SLOT_RESERVED") = static_cast<int>(core::SlotState::kReserved);
+  m.attr("SLOT_COLLECTED") = static_cast<int>(core::SlotState::kCollected);
   m.attr("SLOT_IN_FLIGHT") = static_cast<int>(core::SlotState::kInFlight);
   m.attr("SLOT_ABANDONED") = static_cast<int>(core::SlotState::kAbandoned);
 
   pb::class_<PipelineHandle>(m, "Pipeline")
-      .def(pb::init<const pb::capsule&, std::size_t>(), pb::arg("engine"), pb::arg("jobs"),
+      .def(pb::init<const pb::capsule&, std::size_t, std::uint64_t>(), pb::arg("engine"), pb::arg("jobs"),
+           pb::arg("max_bytes"),
            "Allocates `jobs` slots on the engine. Releases the GIL.")
       .def_property_readonly("jobs", [](PipelineHandle& h) { return h.get().jobs(); })
       .def_property_readonly("closed", &PipelineHandle::closed)
@@ -125,7 +148,8 @@ void bind_pipeline(pb::module_& m) {
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
              std::uint64_t warmup, bool completion_order) {
-            Pipeline& p = h.get();
+            const PipelineHandle::InUse in_use(h);  // close() from another thread must wait for the run
+            Pipeline& p = in_use.pipeline();
             core::RunOptions o;
             o.iterations = iterations;
             o.time_limit_s = time_limit;
@@ -156,38 +180,108 @@ void bind_pipeline(pb::module_& m) {
       .def(
           "submit",
           [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms) {
-            Pipeline& p = h.get();
             const PipelineHandle::InUse in_use(h);
-            core::Status s;
+            core::Outcome o;
+            std::uint64_t seq = 0;
             {
               // Safe: retries "busy" in C++ only.
-              pb::gil_scoped_release release;
-              s = p.submit(k, std::chrono::milliseconds(busy_timeout_ms));
+              const pb::gil_scoped_release release;
+              o = in_use.pipeline().submit(k, std::chrono::milliseconds(busy_timeout_ms), &seq);
             }
-            return status_tuple(s);
+            return pb::make_tuple(std::string(core::to_string(o.reason)), o.message, seq);
           },
-          pb::arg("slot"), pb::arg("busy_timeout_ms"), "Submits slot k's job. Releases the GIL.")
+          pb::arg("slot"), pb::arg("busy_timeout_ms"),
+          "Submits slot k's job: (reason, message, seq). Releases the GIL.")
       .def(
           "wait",
-          [](PipelineHandle& h, std::size_t k, std::int64_t timeout_us) {
-            Pipeline& p = h.get();
+          [](PipelineHandle& h, std::size_t k, std::uint64_t seq, std::int64_t timeout_us) {
             const PipelineHandle::InUse in_use(h);
-            core::Status s;
+            core::Collected c;
             {
-              // Safe: blocks in the runtime only.
-              pb::gil_scoped_release release;
-              s = p.wait(k, std::chrono::microseconds(timeout_us));
+              // Safe: blocks in the core only; Ctrl-C is looked at once a slice.
+              const pb::gil_scoped_release release;
+              c = in_use.pipeline().wait(k, seq, std::chrono::microseconds(timeout_us), python_signals());
             }
-            return status_tuple(s);
+            if (!c.done && c.outcome.reason == core::StopReason::kCancelled && PyErr_Occurred() != nullptr) {
+              throw pb::error_already_set();
+            }
+            return pb::make_tuple(c.done, std::string(core::to_string(c.outcome.reason)), c.outcome.message);
           },
-          pb::arg("slot"), pb::arg("timeout_us"), "Waits for slot k's job. Releases the GIL.")
+          pb::arg("slot"), pb::arg("seq"), pb::arg("timeout_us"),
+          "Waits for job seq on slot k: (done, reason, message). Releases the GIL; Ctrl-C raises.")
+      .def(
+          "acquire",
+          [](PipelineHandle& h, std::int64_t timeout_ms) -> std::int64_t {
+            const PipelineHandle::InUse in_use(h);
+            core::Pipeline& p = in_use.pipeline();
+            const bool from_callback = p.on_completion_thread();
+            std::size_t k = core::kNone;
+            {
+              // Safe: waits for a slot in the core only; Ctrl-C is looked at once a slice.
+              const pb::gil_scoped_release release;
+              // From a callback, waiting would wait for the very thread that frees slots.
+              const auto deadline = from_callback ? core::Clock::now()
+                                                  : core::deadline_in(std::chrono::milliseconds(timeout_ms));
+              k = p.window().acquire(core::kCallbacks, deadline, python_signals());
+            }
+            if (k != core::kNone) return static_cast<std::int64_t>(k);
+            if (PyErr_Occurred() != nullptr) throw pb::error_already_set();
+            if (from_callback) {
+              throw std::logic_error("submit() from a callback with every slot busy would wait for the callback itself "
+                                     "to return: submit from another thread, or use more jobs");
+            }
+            return -1;
+          },
+          pb::arg("timeout_ms"),
+          "A free slot for a job with a callback, or -1 after the timeout. Releases the GIL; Ctrl-C raises.")
+      .def("give_back", [](PipelineHandle& h, std::size_t k) { h.get().window().give_back(k); }, pb::arg("slot"))
+      .def(
+          "submit_queued",
+          [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms, const pb::object& deliver,
+             std::int64_t wait_timeout_ms) {
+            const PipelineHandle::InUse in_use(h);
+            core::Pipeline& p = in_use.pipeline();
+            if (p.completer_if_started() == nullptr) p.completer(make_sink(p, deliver), std::chrono::milliseconds(wait_timeout_ms));
+            core::Outcome o;
+            {
+              // Safe: retries "busy" in C++ only.
+              const pb::gil_scoped_release release;
+              o = p.window().submit(k, 0, core::deadline_in(std::chrono::milliseconds(busy_timeout_ms)));
+            }
+            return outcome_tuple(o);
+          },
+          pb::arg("slot"), pb::arg("busy_timeout_ms"), pb::arg("deliver"), pb::arg("wait_timeout_ms"),
+          "Submits acquired slot k for the completion thread, which calls deliver(batch). Releases the GIL.")
+      .def("release", [](PipelineHandle& h, std::size_t k) { h.get().window().release(k); }, pb::arg("slot"))
+      .def(
+          "wait_callbacks",
+          [](PipelineHandle& h, std::int64_t timeout_ms) {
+            const PipelineHandle::InUse in_use(h);
+            core::Pipeline& p = in_use.pipeline();
+            if (p.on_completion_thread()) {
+              throw std::logic_error("wait_all() from a callback would wait for the callback itself to return");
+            }
+            bool idle = false;
+            {
+              // Safe: waits in the core only; Ctrl-C is looked at once a slice.
+              const pb::gil_scoped_release release;
+              idle = p.window().wait_released(core::kCallbacks, core::deadline_in(std::chrono::milliseconds(timeout_ms)),
+                                              python_signals());
+            }
+            if (!idle && PyErr_Occurred() != nullptr) throw pb::error_already_set();
+            return idle;
+          },
+          pb::arg("timeout_ms"), "Waits until every job with a callback was delivered. Releases the GIL.")
+      .def_property_readonly("on_completion_thread", [](PipelineHandle& h) { return h.get().on_completion_thread(); })
       .def(
           "set_spin", [](PipelineHandle& h, std::int64_t us) { h.get().set_spin(std::chrono::microseconds(us)); },
           pb::arg("microseconds"),
           "Adaptive spin-then-block limit for completion waits (engines that report completions).")
       .def_property_readonly("knows_completion_order",
                              [](PipelineHandle& h) { return h.get().knows_completion_order(); })
-      .def("close", &PipelineHandle::close, "Frees the slots (waits for jobs in flight). Releases the GIL.");
+      .def("close", &PipelineHandle::close,
+           "Stops the completion thread and frees the slots (waits for the jobs in flight, all at once, up to "
+           "2 s). Releases the GIL; Ctrl-C stops the wait (slots still in use are never freed).");
 }
 
 }  // namespace vart_async::py

@@ -1,6 +1,4 @@
 // Session.stream()'s iterator: construction, stepping, staging and submission (see stream.hpp).
-#include <algorithm>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -10,8 +8,10 @@ namespace vart_async::py::stream_detail {
 
 Stream::Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std::int64_t busy_timeout_ms,
                std::int64_t wait_timeout_ms, pb::object stage, pb::sequence slot_inputs, pb::sequence slot_outputs,
-               pb::tuple errors)
+               pb::object error_for)
     : pipe_(pipe),
+      window_(pipe.get().window()),
+      owner_(window_.new_owner()),
       source_(pb::iter(frames)),
       copy_(copy),
       busy_timeout_(busy_timeout_ms),
@@ -21,26 +21,16 @@ Stream::Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std:
       slot_outputs_(std::move(slot_outputs)),
       check_(pipe.get()),
       outputs_(pipe.get()),
-      engine_error_(errors[0]),
-      job_error_(errors[1]),
-      timeout_error_(errors[2]) {
-  core::Pipeline& p = pipe_.get();
-  // Slots with a job of someone else's (submit(k)) in flight are left alone; an abandoned slot
-  // whose job has finished since is taken back (wait() makes it idle once the runtime is done).
-  for (std::size_t k = 0; k < p.jobs(); ++k) {
-    if (p.state(k) == core::SlotState::kAbandoned) p.wait(k, microseconds{0});
-    if (p.state(k) == core::SlotState::kIdle) free_.push_back(k);
-  }
-  if (free_.empty()) throw std::logic_error("no idle slot to stream through: every slot has a job in flight");
-  by_completion_ = p.knows_completion_order();
-  if (by_completion_) p.forget_done();
-  reported_.assign(p.jobs(), 0);
+      error_for_(std::move(error_for)),
+      by_completion_(window_.reports_completions()) {
+  // Outputs wait for earlier frames: at most 2x the slots collected plus the slots in flight.
+  results_.assign(3 * window_.size() + 2, pb::none());
 }
 
 Stream::~Stream() {
   try {
-    finish();
-  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; close() only waits
+    finish(false);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor must not throw; finish() only waits
   }
 }
 
@@ -57,11 +47,11 @@ pb::object Stream::next_or_end() {
   try {
     out = copy_ ? next_copied() : next_lent();
   } catch (...) {
-    finish();
+    finish(false);
     throw;
   }
   if (out.is_none()) {
-    finish();
+    finish(false);
     return {};
   }
   return out;
@@ -69,44 +59,53 @@ pb::object Stream::next_or_end() {
 
 void Stream::close() {
   const Entered entered(*this);
-  finish();
+  finish(true);
 }
 
-void Stream::finish() {
+void Stream::finish(bool interruptible) {
   finished_ = true;
-  lent_.reset();
-  results_.clear();
+  spare_ = pb::none();
+  for (pb::object& r : results_) r = pb::none();
   outputs_.forget();
-  std::fill(reported_.begin(), reported_.end(), 0);
-  if (pipe_.closed()) {
-    inflight_.clear();
-    return;
-  }
-  core::Pipeline& p = pipe_.get();
-  while (!inflight_.empty()) {
-    const std::size_t k = inflight_.front().first;
-    inflight_.pop_front();
-    core::Status s;
-    {
-      // Safe: waits in the runtime only.
-      pb::gil_scoped_release release;
-      s = p.wait(k, std::chrono::duration_cast<microseconds>(wait_timeout_));
+  if (pipe_.closed()) return;
+  if (lent_) window_.release(*lent_);
+  lent_.reset();
+  if (in_flight_ == 0) return;
+  bool interrupted = false;
+  {
+    // Safe: waits in the core only.
+    const pb::gil_scoped_release release;
+    const core::Interrupt signals = interruptible ? python_signals() : core::Interrupt{};
+    const auto deadline = Clock::now() + std::min<milliseconds>(wait_timeout_, core::Pipeline::kCloseBound);
+    while (in_flight_ > 0) {
+      const core::Collected c = window_.collect(owner_, core::JobWindow::Pick::kFirstDone, deadline, signals);
+      if (!c.done) {
+        interrupted = c.outcome.reason == core::StopReason::kCancelled;
+        break;
+      }
+      window_.release(c.slot);
+      --in_flight_;
     }
-    if (s.code == core::Status::Code::kPending) {
-      p.abandon(k);  // reused only once the runtime says the job is done
-    } else {
-      free_.push_back(k);
+    // Whatever is still running is given up: reused once the runtime says it is done.
+    for (core::Collected late = window_.oldest(owner_); late.slot != core::kNone; late = window_.oldest(owner_)) {
+      window_.abandon(late.slot);
     }
+    in_flight_ = 0;
   }
+  if (interrupted) throw pb::error_already_set();
 }
 
 pb::object Stream::next_copied() {
   for (;;) {
-    if (!results_.empty() && !results_.front().is_none()) {
-      pb::object out = std::move(results_.front());
-      results_.pop_front();
-      outputs_.hand_out(out);
-      return out;
+    if (next_out_ < next_frame_) {
+      pb::object& front = results_[next_out_ % results_.size()];
+      if (!front.is_none()) {
+        pb::object out = std::move(front);
+        front = pb::none();
+        ++next_out_;
+        outputs_.hand_out(out);
+        return out;
+      }
     }
     if (!exhausted_) {
       pb::object frame = pull();
@@ -115,19 +114,23 @@ pb::object Stream::next_copied() {
         continue;
       }
     }
-    if (inflight_.empty()) return pb::none();
+    if (in_flight_ == 0) return pb::none();
     collect_one();
   }
 }
 
 pb::object Stream::next_lent() {
-  release_lent();  // the caller asked for the next result: the previous one's views may go
-  while (!exhausted_ && !free_.empty()) {
+  if (lent_) window_.release(*lent_);  // the caller asked for the next result: the previous one's views may go
+  lent_.reset();
+  while (!exhausted_) {
+    const std::size_t k = window_.acquire(owner_, Clock::time_point{});
+    if (k == core::kNone) break;
+    window_.give_back(k);  // taken again by submit() (first in line), once the frame is here
     pb::object frame = pull();
     if (!frame) break;
     submit(frame);
   }
-  return inflight_.empty() ? pb::object(pb::none()) : lend_oldest();
+  return in_flight_ == 0 ? pb::object(pb::none()) : lend_oldest();
 }
 
 pb::object Stream::pull() {
@@ -140,45 +143,56 @@ pb::object Stream::pull() {
   return pb::reinterpret_steal<pb::object>(item);
 }
 
+std::size_t Stream::slot_for_next() {
+  for (;;) {
+    std::size_t k = window_.acquire(owner_, Clock::time_point{});
+    if (k != core::kNone) return k;
+    if (in_flight_ > 0 && copy_) {
+      collect_one();
+      continue;
+    }
+    // Every slot is someone else's (submit(k) jobs, another stream): wait for one.
+    {
+      // Safe: waits in the core only; Ctrl-C is looked at once a slice.
+      const pb::gil_scoped_release release;
+      k = window_.acquire(owner_, core::deadline_in(wait_timeout_), python_signals());
+    }
+    if (k != core::kNone) return k;
+    if (PyErr_Occurred() != nullptr) throw pb::error_already_set();
+    raise(core::StopReason::kWaitTimeout, "no slot came free for frame " + std::to_string(next_frame_) + " within " +
+                                              std::to_string(wait_timeout_.count()) + " ms");
+  }
+}
+
 void Stream::submit(const pb::handle& frame) {
   const Source src = check_(frame);  // before any wait: after one, the slot's idle time counts
-  if (free_.empty() && turnaround(src)) return;
-  if (free_.empty()) collect_one();
-  const std::size_t k = free_.front();
-  stage(k, frame, src);
-  core::Status s;
+  if (copy_ && in_flight_ > 0 && turnaround(src)) return;
+  const std::size_t k = slot_for_next();
+  try {
+    stage(k, frame, src);
+  } catch (...) {
+    window_.give_back(k);
+    throw;
+  }
+  core::Outcome o;
   {
     // Safe: submission touches only C++ objects (the frame was copied above).
-    pb::gil_scoped_release release;
-    s = pipe_.get().submit(k, busy_timeout_);
+    const pb::gil_scoped_release release;
+    o = window_.submit(k, next_frame_, core::deadline_in(busy_timeout_));
   }
-  check_submitted(k, s);
-  free_.pop_front();
-  started_job(k);
+  submitted(k, o);
 }
 
-void Stream::check_submitted(std::size_t k, const core::Status& s) const {
-  if (s.code == core::Status::Code::kBusy) {
-    raise(timeout_error_, "the runtime stayed busy for " + std::to_string(busy_timeout_.count()) +
-                              " ms (frame " + std::to_string(next_frame_) + ", slot " + std::to_string(k) + ")");
+void Stream::submitted(std::size_t k, const core::Outcome& o) {
+  if (!o.ok()) {
+    window_.give_back(k);
+    const std::string what = "frame " + std::to_string(next_frame_) + " (slot " + std::to_string(k) + ")";
+    raise(o.reason, o.reason == core::StopReason::kBusyTimeout
+                        ? "the runtime stayed busy for " + std::to_string(busy_timeout_.count()) + " ms (" + what + ")"
+                        : "submission of " + what + " was refused: " + o.message);
   }
-  if (!s.is_ok()) {
-    raise(engine_error_, "submission of frame " + std::to_string(next_frame_) + " on slot " + std::to_string(k) +
-                             " was refused: " + s.message);
-  }
-}
-
-void Stream::started_job(std::size_t k) {
-  inflight_.emplace_back(k, next_frame_++);
-  if (copy_) {
-    results_.emplace_back(pb::none());
-    if (spare_.is_none()) spare_ = outputs_.make();
-  }
-}
-
-void Stream::release_lent() noexcept {
-  if (lent_) free_.push_back(*lent_);
-  lent_.reset();
+  ++next_frame_;
+  ++in_flight_;
 }
 
 void Stream::stage(std::size_t k, const pb::handle& frame, const Source& src) {
@@ -189,11 +203,17 @@ void Stream::stage(std::size_t k, const pb::handle& frame, const Source& src) {
   const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
   if (src.total > kReleaseGilAbove) {
     // Safe: the frame's arrays are referenced by our caller for the duration of this call.
-    pb::gil_scoped_release release;
+    const pb::gil_scoped_release release;
     src.copy_to(bufs);
   } else {
     src.copy_to(bufs);
   }
+}
+
+void Stream::raise(core::StopReason reason, const std::string& message) const {
+  const pb::object error = error_for_(std::string(core::to_string(reason)), message);
+  PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(error.ptr())), error.ptr());
+  throw pb::error_already_set();
 }
 
 }  // namespace vart_async::py::stream_detail

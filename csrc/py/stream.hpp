@@ -1,8 +1,10 @@
-// The streaming loop behind Session.stream(): a native iterator. Each __next__ pulls frames from
-// the caller's iterable, stages them into free slots, submits them and collects finished jobs, and
-// returns the next outputs in frame order: one native call per frame, no Python frame.
-// stream.cpp: construction, stepping, staging and submission; stream_collect.cpp: collecting
-// finished jobs (and the copy mode's one-stretch turnaround); bind_stream.cpp: the Python type.
+// Session.stream()'s iterator: a native iterator that drives the core's job window with one owner of
+// its own. Each __next__ pulls frames from the caller's iterable, stages them into slots it acquires,
+// submits them (the frame index is the job's tag) and collects finished jobs, returning the next
+// outputs in frame order: one native call per frame, no Python frame. What is in flight, which job
+// finished first, waits, deadlines and busy retry are the window's; this holds only the Python
+// objects (the source, the outputs of frames not yet returned) and converts.
+// stream.cpp: construction, stepping, staging, submission; stream_collect.cpp: collecting.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -11,11 +13,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
-#include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "py/pipeline_handle.hpp"
@@ -24,47 +23,34 @@
 namespace vart_async::py::stream_detail {
 
 namespace pb = pybind11;
-using std::chrono::microseconds;
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
+using core::Clock;
 
-// Waits are sliced so that Ctrl-C reaches Python within this bound.
-inline constexpr microseconds kWaitSlice{100'000};
 // Copies above this size release the GIL (smaller ones cost less than the release).
 inline constexpr std::size_t kReleaseGilAbove = 256 * 1024;
-inline constexpr std::size_t kAny = static_cast<std::size_t>(-1);
-
-[[noreturn]] inline void raise(const pb::object& type, const std::string& message) {
-  PyErr_SetString(type.ptr(), message.c_str());
-  throw pb::error_already_set();
-}
 
 class Stream {
  public:
   // `stage(targets, frame)` is the Python staging rule (conversions, dicts, shape checks), used
-  // whenever a frame is not already an exact match for the slot buffers. `errors` is the tuple
-  // (EngineError, JobFailedError, WaitTimeoutError).
+  // whenever a frame is not already an exact match for the slot buffers. `error_for(reason,
+  // message)` is the status -> exception table.
   Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std::int64_t busy_timeout_ms,
          std::int64_t wait_timeout_ms, pb::object stage, pb::sequence slot_inputs, pb::sequence slot_outputs,
-         pb::tuple errors);
+         pb::object error_for);
 
   // Dropping the stream (e.g. leaving a for loop early) waits for its jobs, like close().
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  // The iterator protocol: the outputs of the next frame, in frame order. Frames are pulled from
-  // the source to keep every slot busy (a frame is pulled before the wait that frees its slot, so
-  // its checks overlap the jobs in flight); StopIteration once the source is exhausted and every
-  // job collected. After an error (a job, a frame, the source, Ctrl-C) the stream is over, as a
-  // generator would be, and the jobs still in flight are waited for.
+  // The iterator protocol: the outputs of the next frame, in frame order; StopIteration once the
+  // source is exhausted and every job collected. After an error (a job, a frame, the source,
+  // Ctrl-C) the stream is over, as a generator would be, and its jobs in flight are waited for.
   pb::object next();
-
   // next() for the type's iternext slot: a null object (no exception) once the stream is over.
   pb::object next_or_end();
-
-  // Waits (up to the wait timeout each) for the jobs still in flight; a job that does not finish
-  // leaves its slot abandoned: reused once the runtime is done with it, never freed before.
+  // Waits (up to the wait timeout) for the jobs still in flight; a job that does not finish leaves
+  // its slot abandoned: reused once the runtime is done with it, never freed before.
   void close();
 
  private:
@@ -85,71 +71,33 @@ class Stream {
     PipelineHandle::InUse in_use_;
   };
 
-  // close() without the re-entry check (also what the destructor does).
-  void finish();
-
-  // One step: copy mode (outputs copied into arrays of their own), zero-copy mode (outputs lent).
+  void finish(bool interruptible);
   pb::object next_copied();
   pb::object next_lent();
-
-  // The source's next frame, or a null object when it is exhausted.
-  pb::object pull();
-
-  // Stages `frame` into a free slot (collecting a finished job first if none is, copy mode) and
-  // submits it.
+  pb::object pull();  // the source's next frame, or a null object when it is exhausted
   void submit(const pb::handle& frame);
-
-  // Raises for a submission of the next frame on slot k that did not start.
-  void check_submitted(std::size_t k, const core::Status& s) const;
-
-  // Slot k (taken off free_) now runs the next frame.
-  void started_job(std::size_t k);
-
-  void release_lent() noexcept;
-
-  // Copies an exact frame into slot k in C++, anything else through the Python staging rule.
+  // A slot for the next frame: a free one, or (copy mode) the slot of a job collected for it.
+  std::size_t slot_for_next();
   void stage(std::size_t k, const pb::handle& frame, const Source& src);
-
+  void submitted(std::size_t k, const core::Outcome& o);  // raises if the submission failed
   // Copy mode: collects one finished job into results_ and frees its slot. In completion order
-  // when the engine reports it (a slow job then does not hold up the other slots), but the oldest
-  // job when the results waiting for it are already 2x the slots (bounded memory behind a stall).
-  void collect_one(Clock::time_point started = Clock::now());
-
-  // The steady state of copy mode in one stretch without the GIL: waits for the first of our jobs
-  // to finish, copies its outputs out and the (exact) frame into its slot, and submits the frame.
-  // Saves the GIL hand-overs and Python-side steps between those, which on a tiny model are a good
-  // part of the host's time per frame. False (nothing submitted) when the fast path does not
-  // apply or the first report was not a plain success: the general path then takes over, keeping
-  // whatever was learned.
+  // when the engine reports it, but the oldest job when the outputs waiting for earlier frames
+  // are already 2x the slots (bounded memory behind a stall).
+  void collect_one();
+  // Copy mode's steady state in one stretch without the GIL: the first of our jobs to finish, its
+  // outputs copied out, the (exact) frame copied into its slot, submitted. False (nothing
+  // submitted) when it does not apply or no job finished within a slice.
   bool turnaround(const Source& src);
-
-  // The output arrays prepared for the next collected job.
+  pb::object lend_oldest();  // zero-copy mode: the oldest job's own output arrays, until the next call
+  core::Collected collect(core::JobWindow::Pick pick);  // raises for a timeout or Ctrl-C
   pb::list take_spare();
-
-  // Records the job at inflight_[at] as collected with status `s` and outputs `out`, frees its
-  // slot, and raises if the job failed.
-  void collected(std::size_t at, const core::Status& s, pb::list out);
-
-  // Zero-copy mode: waits for the oldest job and lends its slot's own output arrays until the
-  // next call.
-  pb::object lend_oldest();
-
-  // Engines that report completions: waits (the pipeline's adaptive spin, then blocking) until the
-  // job at inflight_[want] - or with want == kAny, any of ours - is reported finished; returns its
-  // position. Reports about other jobs of ours are remembered for later.
-  std::size_t await_report(core::Pipeline& p, std::size_t want, Clock::time_point started = Clock::now());
-
-  // Waits for slot k's job (sliced, so Ctrl-C is seen); raises WaitTimeoutError after the timeout.
-  core::Status wait_for(core::Pipeline& p, std::size_t k, std::uint64_t frame);
-
-  // The next wait's length: a slice (so Ctrl-C is seen), never past the deadline.
-  static microseconds slice_until(Clock::time_point deadline);
-
-  [[noreturn]] void failed(std::size_t k, std::uint64_t frame, const core::Status& s);
-
-  [[noreturn]] void timed_out(std::size_t k, std::uint64_t frame);
+  void store(const core::Collected& c, pb::list out);  // raises if the job failed
+  std::size_t waiting() const noexcept { return static_cast<std::size_t>(next_frame_ - next_out_) - in_flight_; }
+  [[noreturn]] void raise(core::StopReason reason, const std::string& message) const;
 
   PipelineHandle& pipe_;
+  core::JobWindow& window_;
+  const core::Owner owner_;
   pb::iterator source_;
   const bool copy_;
   const milliseconds busy_timeout_, wait_timeout_;
@@ -157,14 +105,13 @@ class Stream {
   pb::sequence slot_inputs_, slot_outputs_;
   const FrameCheck check_;
   OutputLists outputs_;  // copy mode
-  pb::object engine_error_, job_error_, timeout_error_;
-  std::deque<std::size_t> free_;
-  std::deque<std::pair<std::size_t, std::uint64_t>> inflight_;  // (slot, frame index), oldest first
-  std::deque<pb::object> results_;  // copy mode: outputs of frames not returned yet (None: not collected)
-  std::vector<char> reported_;      // per slot: the engine reported its job finished, not collected yet
-  pb::object spare_ = pb::none();   // copy mode: output arrays ready for the next collected job
+  pb::object error_for_;
+  std::vector<pb::object> results_;  // copy mode: outputs by frame index % size (None: not collected)
+  pb::object spare_ = pb::none();    // copy mode: output arrays ready for the next collected job
   std::optional<std::size_t> lent_;
-  std::uint64_t next_frame_ = 0;
+  std::uint64_t next_frame_ = 0;     // frames submitted
+  std::uint64_t next_out_ = 0;       // the next frame whose outputs are returned
+  std::size_t in_flight_ = 0;
   bool by_completion_ = false;
   bool entered_ = false;    // a call is stepping the stream (see Entered)
   bool exhausted_ = false;  // the source has no more frames

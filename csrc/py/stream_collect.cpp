@@ -1,80 +1,82 @@
-// Session.stream()'s iterator: collecting finished jobs, in completion order when the engine
-// reports it, and copy mode's steady state in one stretch without the GIL (see stream.hpp).
-#include <algorithm>
+// Session.stream()'s iterator: collecting finished jobs, and copy mode's one-stretch turnaround
+// (see stream.hpp).
 #include <cstring>
-#include <stdexcept>
 #include <string>
 
 #include "py/stream.hpp"
 
 namespace vart_async::py::stream_detail {
 
-void Stream::collect_one(Clock::time_point started) {
-  core::Pipeline& p = pipe_.get();
-  std::size_t at = 0;  // position in inflight_
-  if (by_completion_) at = await_report(p, results_.size() < 2 * p.jobs() ? kAny : 0, started);
-  const auto [k, frame] = inflight_[at];
-  const core::Status s = wait_for(p, k, frame);
-  pb::list out = take_spare();
-  const std::vector<core::Buffer>& bufs = p.slot(k).outputs();
-  for (std::size_t i = 0; i < bufs.size(); ++i) {
-    std::memcpy(pb::reinterpret_borrow<pb::array>(out[i]).mutable_data(), bufs[i].data, bufs[i].nbytes);
+using Pick = core::JobWindow::Pick;
+
+core::Collected Stream::collect(Pick pick) {
+  core::Collected c;
+  {
+    // Safe: waits in the core only; Ctrl-C is looked at once a slice.
+    const pb::gil_scoped_release release;
+    const core::Collected late = window_.oldest(owner_);
+    c = window_.collect(owner_, pick, core::saturating_add(late.t_started, wait_timeout_), python_signals());
   }
-  collected(at, s, std::move(out));
+  if (c.done) return c;
+  if (PyErr_Occurred() != nullptr) throw pb::error_already_set();  // Ctrl-C: the jobs stay for finish()
+  raise(core::StopReason::kWaitTimeout, "frame " + std::to_string(c.tag) + " (slot " + std::to_string(c.slot) +
+                                            ") did not finish within " + std::to_string(wait_timeout_.count()) + " ms");
+}
+
+void Stream::collect_one() {
+  const core::Collected c = collect(by_completion_ && waiting() < 2 * window_.size() ? Pick::kFirstDone : Pick::kOldest);
+  pb::list out = take_spare();
+  if (c.outcome.ok()) {
+    const std::vector<core::Buffer>& bufs = pipe_.get().slot(c.slot).outputs();
+    for (std::size_t i = 0; i < bufs.size(); ++i) {
+      std::memcpy(pb::reinterpret_borrow<pb::array>(out[i]).mutable_data(), bufs[i].data, bufs[i].nbytes);
+    }
+  }
+  window_.release(c.slot);
+  --in_flight_;
+  store(c, std::move(out));
 }
 
 bool Stream::turnaround(const Source& src) {
-  core::Pipeline& p = pipe_.get();
-  if (!copy_ || !by_completion_ || !src.exact || results_.size() >= 2 * p.jobs()) return false;
-  for (const auto& job : inflight_) {
-    if (reported_[job.first] != 0) return false;  // a finished job is waiting: the general path takes it
-  }
-  const auto started = Clock::now();
+  if (!by_completion_ || !src.exact || waiting() >= 2 * window_.size()) return false;
   pb::list out = take_spare();
-  std::byte* dst[kMaxDirectTensors] = {};
   if (out.size() > kMaxDirectTensors) {
     spare_ = std::move(out);
     return false;
   }
+  std::byte* dst[kMaxDirectTensors] = {};
   for (std::size_t i = 0; i < out.size(); ++i) {
     dst[i] = static_cast<std::byte*>(pb::reinterpret_borrow<pb::array>(out[i]).mutable_data());
   }
-  const microseconds slice = std::min<microseconds>(kWaitSlice, wait_timeout_);
-  std::size_t at = kAny;
-  core::Status done, submitted;
+  core::Pipeline& p = pipe_.get();
+  core::Collected c;
+  core::Outcome submitted_as;
   {
     // Safe: only C++ objects are touched; the frame and the output arrays are referenced by this
-    // call's caller and `out`; inflight_ is ours alone (the stream is not re-entered meanwhile).
-    pb::gil_scoped_release release;
-    const std::size_t k = p.next_done(slice);
-    for (std::size_t i = 0; i < inflight_.size() && k < p.jobs(); ++i) {
-      if (inflight_[i].first == k) at = i;
-    }
-    if (at != kAny) {
-      done = p.wait(k, slice);
-      if (done.is_ok()) {
-        const core::Slot& slot = p.slot(k);
-        for (std::size_t i = 0; i < slot.outputs().size(); ++i) {
-          std::memcpy(dst[i], slot.outputs()[i].data, slot.outputs()[i].nbytes);
-        }
-        src.copy_to(slot.inputs());
-        submitted = p.submit(k, busy_timeout_);
+    // call's caller and `out`.
+    const pb::gil_scoped_release release;
+    c = window_.collect(owner_, Pick::kFirstDone, Clock::now() + core::kWaitSlice);
+    if (c.done && c.outcome.ok()) {
+      const core::Slot& slot = p.slot(c.slot);
+      for (std::size_t i = 0; i < slot.outputs().size(); ++i) {
+        std::memcpy(dst[i], slot.outputs()[i].data, slot.outputs()[i].nbytes);
       }
+      window_.reuse(c.slot);  // stays ours: the next frame goes into it
+      src.copy_to(slot.inputs());
+      submitted_as = window_.submit(c.slot, next_frame_, core::deadline_in(busy_timeout_));
     }
   }
-  if (at == kAny || done.code == core::Status::Code::kPending) {
-    // No report within the slice, or about a job that is not ours; or reported but not quite
-    // done: the general path waits (from `started`, so the wait timeout is not extended).
-    if (at != kAny) reported_[inflight_[at].first] = 1;
+  if (!c.done) {  // nothing finished within a slice: the general path waits (and sees Ctrl-C)
     spare_ = std::move(out);
-    collect_one(started);
     return false;
   }
-  const std::size_t k = inflight_[at].first;
-  collected(at, done, std::move(out));  // raises if the job failed
-  check_submitted(k, submitted);        // the slot stays free
-  free_.pop_back();
-  started_job(k);
+  --in_flight_;
+  if (!c.outcome.ok()) {
+    window_.release(c.slot);
+    store(c, std::move(out));  // raises
+  }
+  store(c, std::move(out));
+  submitted(c.slot, submitted_as);  // gives the slot back and raises if the submission failed
   return true;
 }
 
@@ -84,80 +86,24 @@ pb::list Stream::take_spare() {
   return out;
 }
 
-void Stream::collected(std::size_t at, const core::Status& s, pb::list out) {
-  const auto [k, frame] = inflight_[at];
-  reported_[k] = 0;
-  inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(at));
-  free_.push_back(k);
-  if (!s.is_ok()) failed(k, frame, s);
-  results_[static_cast<std::size_t>(frame - (next_frame_ - results_.size()))] = std::move(out);
+void Stream::store(const core::Collected& c, pb::list out) {
+  if (!c.outcome.ok()) {
+    raise(c.outcome.reason, "frame " + std::to_string(c.tag) + " (slot " + std::to_string(c.slot) +
+                                ") failed: " + c.outcome.message);
+  }
+  results_[c.tag % results_.size()] = std::move(out);
 }
 
 pb::object Stream::lend_oldest() {
-  core::Pipeline& p = pipe_.get();
-  if (by_completion_) await_report(p, 0);
-  const auto [k, frame] = inflight_.front();
-  const core::Status s = wait_for(p, k, frame);
-  reported_[k] = 0;
-  inflight_.pop_front();
-  if (!s.is_ok()) {
-    free_.push_back(k);
-    failed(k, frame, s);
+  const core::Collected c = collect(Pick::kOldest);
+  --in_flight_;
+  ++next_out_;
+  if (!c.outcome.ok()) {
+    window_.release(c.slot);
+    store(c, pb::list());  // raises
   }
-  lent_ = k;
-  return pb::list(slot_outputs_[k]);
-}
-
-std::size_t Stream::await_report(core::Pipeline& p, std::size_t want, Clock::time_point started) {
-  const auto deadline = started + wait_timeout_;
-  for (;;) {
-    for (std::size_t i = 0; i < inflight_.size(); ++i) {
-      if ((want == kAny || want == i) && reported_[inflight_[i].first] != 0) return i;
-    }
-    std::size_t k = 0;
-    {
-      // Safe: blocks on the pipeline's completion queue only.
-      pb::gil_scoped_release release;
-      k = p.next_done(slice_until(deadline));
-    }
-    if (k < p.jobs()) {
-      // Only jobs of ours in flight count (a report can be about a slot abandoned earlier).
-      const bool ours = std::any_of(inflight_.begin(), inflight_.end(), [k](const auto& job) { return job.first == k; });
-      if (ours) reported_[k] = 1;
-      continue;
-    }
-    if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the jobs stay in flight for close()
-    const auto& late = inflight_[want == kAny ? 0 : want];
-    if (Clock::now() >= deadline) timed_out(late.first, late.second);
-  }
-}
-
-core::Status Stream::wait_for(core::Pipeline& p, std::size_t k, std::uint64_t frame) {
-  const auto deadline = Clock::now() + wait_timeout_;
-  for (;;) {
-    core::Status s;
-    {
-      // Safe: waits in the runtime only.
-      pb::gil_scoped_release release;
-      s = p.wait(k, slice_until(deadline));
-    }
-    if (s.code != core::Status::Code::kPending) return s;
-    if (PyErr_CheckSignals() != 0) throw pb::error_already_set();  // the job stays in flight for close()
-    if (Clock::now() >= deadline) timed_out(k, frame);
-  }
-}
-
-microseconds Stream::slice_until(Clock::time_point deadline) {
-  return std::clamp(std::chrono::duration_cast<microseconds>(deadline - Clock::now()), microseconds{0}, kWaitSlice);
-}
-
-void Stream::failed(std::size_t k, std::uint64_t frame, const core::Status& s) {
-  raise(job_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") failed: " + s.message);
-}
-
-void Stream::timed_out(std::size_t k, std::uint64_t frame) {
-  raise(timeout_error_, "frame " + std::to_string(frame) + " (slot " + std::to_string(k) + ") did not finish within " +
-                            std::to_string(wait_timeout_.count()) + " ms");
+  lent_ = c.slot;
+  return pb::list(slot_outputs_[c.slot]);
 }
 
 }  // namespace vart_async::py::stream_detail

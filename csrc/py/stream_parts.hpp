@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <deque>
+#include <array>
 #include <vector>
 
 #include "core/pipeline.hpp"
@@ -94,11 +94,9 @@ class OutputLists {
 
   // A list of output arrays to fill: a recycled one, or a new one.
   pybind11::list make() {
-    for (auto it = handed_.begin(); it != handed_.end(); ++it) {
-      if (reusable(*it)) {
-        pybind11::list out = std::move(*it);
-        handed_.erase(it);
-        return out;
+    for (pybind11::object& l : handed_) {
+      if (l && reusable(l)) {
+        return pybind11::reinterpret_steal<pybind11::list>(l.release());
       }
     }
     pybind11::list out(dtypes_.size());
@@ -106,21 +104,22 @@ class OutputLists {
     return out;
   }
 
-  // Remembers a list handed out, to use it again once the caller is done with it.
+  // Remembers a list handed out (the last few), to use it again once the caller is done with it.
   void hand_out(const pybind11::object& out) {
-    handed_.push_back(pybind11::reinterpret_borrow<pybind11::list>(out));
-    if (handed_.size() > kRecycleDepth) handed_.pop_front();
+    handed_[next_++ % handed_.size()] = out;
   }
 
-  void forget() { handed_.clear(); }
+  void forget() {
+    for (pybind11::object& l : handed_) l = pybind11::object();
+  }
 
  private:
   // Lists remembered: the caller's loop variable still holds the last one or two.
   static constexpr std::size_t kRecycleDepth = 4;
 
-  bool reusable(const pybind11::list& l) const {
+  bool reusable(pybind11::handle l) const {  // a handle: looking must not add a reference
     namespace pb = pybind11;
-    if (Py_REFCNT(l.ptr()) != 1 || PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(dtypes_.size())) return false;
+    if (Py_REFCNT(l.ptr()) != 1 || !PyList_Check(l.ptr()) || PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(dtypes_.size())) return false;
     for (std::size_t i = 0; i < dtypes_.size(); ++i) {
       PyObject* item = PyList_GET_ITEM(l.ptr(), static_cast<pb::ssize_t>(i));
       if (Py_REFCNT(item) != 1 || !pb::isinstance<pb::array>(item)) return false;
@@ -136,7 +135,8 @@ class OutputLists {
 
   std::vector<pybind11::dtype> dtypes_;
   std::vector<std::vector<pybind11::ssize_t>> shapes_;
-  std::deque<pybind11::list> handed_;
+  std::array<pybind11::object, kRecycleDepth> handed_;  // null: none
+  std::size_t next_ = 0;
 };
 
 }  // namespace vart_async::py

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from vart_async._completion import Job, QueuedJob
 from vart_async._engines import ENGINES, EngineStatus
 from vart_async._engines import status as _engine_status
 from vart_async._errors import (
@@ -23,7 +24,7 @@ from vart_async._errors import (
     WaitTimeoutError,
 )
 from vart_async.results import RunResult
-from vart_async.session import DEFAULT_SPIN_US, Job, Session, SlotView, TensorSpec
+from vart_async.session import DEFAULT_SPIN_US, Session, SlotView, TensorSpec
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,7 @@ __all__ = [
     "JobFailedError",
     "ModelNotFoundError",
     "PipelineClosedError",
+    "QueuedJob",
     "RunError",
     "RunResult",
     "Session",

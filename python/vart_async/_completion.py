@@ -1,159 +1,240 @@
-"""Jobs submitted with their inputs: one completion thread collects them in order and runs callbacks.
+"""Delivering jobs that finish: low-level `Job`s, and `QueuedJob`s with callbacks or asyncio futures.
 
-The C++ side keeps no Python state: this thread blocks in the native wait (GIL released), then
-takes the GIL to run the user's callback. A callback's exception is stored, raised once with its
-type at the next sync point (submit, wait_all, a job's wait, close), then cleared.
+The core's completion thread (csrc/core/completer.hpp) collects callback jobs as they finish and
+hands each batch to a `Deliveries` object once, with the GIL: callbacks run there, copies are made,
+and every asyncio event loop concerned gets one `call_soon_threadsafe` per batch. Nothing here
+waits for a job or keeps slots: that is the core's job window. `Deliveries` refers to neither the
+session nor the pipeline (the completion thread holds it), so dropping a session frees everything.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
-from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy.typing as npt
 
-from vart_async import _core
-from vart_async._errors import JobFailedError, WaitTimeoutError
-
-if TYPE_CHECKING:
-    from vart_async.session import Session
+from vart_async._errors import WaitTimeoutError, error_for
 
 Outputs = list[npt.NDArray[Any]]
 Callback = Callable[[Outputs, "QueuedJob"], None]
+#: Microseconds standing for "no limit" in native waits (the core saturates its deadlines).
+FOREVER_US = 2**62
+
+
+def duration_units(value: Any, name: str, per_second: int) -> int:
+    """A positive number of seconds as whole `per_second` units (inf: no limit); ValueError else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not value > 0:
+        raise ValueError(f"{name} must be a number of seconds > 0 (got {value!r})")
+    scaled = float(value) * per_second
+    return FOREVER_US if scaled >= FOREVER_US else max(1, math.ceil(scaled))
+
+
+class Job:
+    """A job submitted with Session.submit(k): wait on it before you touch slot k again."""
+
+    def __init__(self, pipe: Any, slot: int, seq: int) -> None:
+        self._pipe = pipe
+        self.slot = slot
+        self._seq = seq
+        self._outcome: tuple[str, str] | None = None  # (reason, message) once collected
+
+    def done(self) -> bool:
+        """True once the job has finished (polls the runtime; never blocks)."""
+        return self._outcome is not None or self._collect(0)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Waits for the job; None waits as long as it takes. Releases the GIL while waiting.
+
+        Raises WaitTimeoutError after `timeout` seconds (the job stays in flight: wait again), or
+        JobFailedError if the runtime reports a failure. Several threads may wait on one job.
+        """
+        if self._outcome is None:
+            limit = FOREVER_US if timeout is None else duration_units(timeout, "timeout", 1_000_000)
+            if not self._collect(limit):
+                raise WaitTimeoutError(f"job on slot {self.slot} did not finish within {timeout} s")
+        assert self._outcome is not None
+        reason, message = self._outcome
+        if reason != "finished":
+            raise error_for(reason, f"job on slot {self.slot} failed: {message}")
+
+    def _collect(self, timeout_us: int) -> bool:
+        if self._pipe.closed:
+            raise error_for("job_failed", f"job on slot {self.slot}: the session was closed")
+        try:
+            done, reason, message = self._pipe.wait(self.slot, self._seq, timeout_us)
+        except RuntimeError:  # the slot went on to another job: this one was collected already
+            if self._outcome is None:
+                raise
+            return True
+        if done:
+            self._outcome = (reason, message)
+        elif reason == "cancelled":  # given up (a stream or close() abandoned it)
+            self._outcome = ("job_failed", "the job was given up before it finished")
+        return self._outcome is not None
+
+    def __repr__(self) -> str:
+        state = "in flight" if self._outcome is None else self._outcome[0]
+        return f"<Job slot={self.slot} {state}>"
 
 
 class QueuedJob:
-    """A job submitted with inputs. Without a callback it keeps a copy of its outputs."""
+    """A job submitted with its inputs. Without a callback it keeps a copy of its outputs."""
+
+    __slots__ = ("_board", "_callback", "_done", "_future", "_loop", "error", "outputs", "slot", "userdata")
 
     def __init__(
-        self, slot: int, callback: Callback | None, on_error: Callable[[BaseException], None] | None
-    ):
+        self,
+        board: Deliveries,
+        slot: int,
+        callback: Callback | None,
+        userdata: Any = None,
+        future: asyncio.Future[Outputs] | None = None,
+    ) -> None:
+        self._board = board
         self.slot = slot
         self._callback = callback
-        self._on_error = on_error
-        self._done = threading.Event()
+        self.userdata = userdata
+        self._future = future
+        self._loop = future.get_loop() if future is not None else None
+        self._done = False
         self.outputs: Outputs | None = None
         self.error: BaseException | None = None
 
     def done(self) -> bool:
-        return self._done.is_set()
+        return self._done
 
     def wait(self, timeout: float | None = None) -> Outputs | None:
         """Waits for the job; returns its outputs (a copy), or None when it had a callback."""
-        if not self._done.wait(timeout):
-            raise WaitTimeoutError(f"job on slot {self.slot} did not finish within {timeout} s")
+        if not self._done:
+            self._board.wait_for(self, timeout)
         if self.error is not None:
             raise self.error
         return self.outputs
 
     def __repr__(self) -> str:
-        state = "in flight" if not self.done() else ("failed" if self.error else "done")
+        state = "in flight" if not self._done else ("failed" if self.error else "done")
         return f"<QueuedJob slot={self.slot} {state}>"
 
 
-class CompletionQueue:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-        self._cv = threading.Condition()
-        self._free: deque[int] = deque(range(session.jobs))
-        self._inflight: deque[QueuedJob] = deque()
-        self._pending_error: BaseException | None = None
-        self._closing = False
-        self._thread: threading.Thread | None = None
+class Deliveries:
+    """Called by the core's completion thread with each batch of finished jobs (GIL held)."""
 
-    # -- sync points --------------------------------------------------------------------------------
+    def __init__(self, slot_outputs: Sequence[Sequence[npt.NDArray[Any]]]) -> None:
+        self._outputs = [tuple(o) for o in slot_outputs]
+        self._jobs: list[QueuedJob | None] = [None] * len(self._outputs)
+        self._cv = threading.Condition()
+        self._pending: BaseException | None = None
+        self._slot_waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        #: Callback errors raised after the first one that is still pending (those are only counted).
+        self.errors_dropped = 0
+        #: Results whose event loop was closed before they could be handed over (still accounted for).
+        self.undeliverable = 0
+        self.thread_id: int | None = None
+
+    # -- the caller's side --------------------------------------------------------------------------
+    def add(self, job: QueuedJob) -> None:
+        self._jobs[job.slot] = job
+
+    def remove(self, slot: int) -> None:
+        self._jobs[slot] = None
+
     def raise_pending(self) -> None:
         """Raises the stored callback/job error once, then forgets it."""
         with self._cv:
-            err, self._pending_error = self._pending_error, None
+            err, self._pending = self._pending, None
         if err is not None:
             raise err
 
-    def has_free_slot(self) -> bool:
-        with self._cv:
-            return bool(self._free)
+    def on_completion_thread(self) -> bool:
+        return self.thread_id == threading.get_ident()
 
-    def submit(
-        self, inputs: Any, callback: Callback | None, on_error: Callable[[BaseException], None] | None = None
-    ) -> QueuedJob:
-        self.raise_pending()
-        with self._cv:
-            while not self._free:  # Condition.wait releases the GIL while it blocks
-                self._cv.wait()
-            slot = self._free.popleft()
-        s = self._session
-        try:
-            s._stage(slot, inputs)
-            code, message = s._native().submit(slot, s._busy_timeout_ms)
-            if code != _core.STATUS_OK:
-                raise JobFailedError(f"submission on slot {slot} was refused: {message or 'runtime busy'}")
-        except BaseException:
-            with self._cv:
-                self._free.appendleft(slot)
-                self._cv.notify_all()
-            raise
-        job = QueuedJob(slot, callback, on_error)
-        with self._cv:
-            self._inflight.append(job)
-            self._cv.notify_all()
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._collect, name="vart-async-completion", daemon=True
-                )
-                self._thread.start()
-        return job
+    def wait_for(self, job: QueuedJob, timeout: float | None) -> None:
+        if self.on_completion_thread():
+            raise RuntimeError(
+                "waiting for a job from a callback would wait for the callback itself to return"
+            )
+        limit = None
+        if timeout is not None:
+            duration_units(timeout, "timeout", 1)  # refuses what is not a duration
+            limit = min(float(timeout), threading.TIMEOUT_MAX)
+        with self._cv:  # Condition.wait releases the GIL while it blocks
+            if not self._cv.wait_for(job.done, limit):
+                raise WaitTimeoutError(f"job on slot {job.slot} did not finish within {timeout} s")
 
-    def wait_all(self) -> None:
+    async def slot_freed(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Returns after the next batch is delivered (or soon anyway: a slot may free elsewhere)."""
+        waiter: asyncio.Future[None] = loop.create_future()
         with self._cv:
-            while self._inflight:
-                self._cv.wait()
-        self.raise_pending()
-
-    def close(self) -> None:
-        """Drains the jobs in flight and stops the completion thread."""
-        with self._cv:
-            self._closing = True
-            self._cv.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
+            self._slot_waiters.setdefault(loop, []).append(waiter)
+        await asyncio.wait([waiter], timeout=0.05)
 
     # -- the completion thread ----------------------------------------------------------------------
-    def _collect(self) -> None:
-        pipe = self._session._pipe
-        while True:
-            with self._cv:
-                while not self._inflight and not self._closing:
-                    self._cv.wait()
-                if not self._inflight:
-                    return
-                job = self._inflight[0]
-            code, message = pipe.wait(job.slot, 1_000_000)  # releases the GIL while it blocks
-            while code == _core.STATUS_PENDING:
-                code, message = pipe.wait(job.slot, 1_000_000)
-            error: BaseException | None = None
-            if code != _core.STATUS_OK:
-                error = JobFailedError(f"job on slot {job.slot} failed: {message}")
+    def __call__(self, batch: list[tuple[int, bool, str, str]]) -> None:
+        self.thread_id = threading.get_ident()
+        for_loops: dict[asyncio.AbstractEventLoop, list[tuple[QueuedJob, Outputs | None]]] = {}
+        finished: list[QueuedJob] = []
+        for slot, done, reason, message in batch:
+            job = self._jobs[slot]
+            self._jobs[slot] = None
+            if job is None:
+                continue
+            finished.append(job)
+            if not (done and reason == "finished"):
+                what = "failed" if done else "was given up"
+                job.error = error_for(reason, f"job on slot {slot} {what}: {message}")
+                if job._loop is not None:
+                    for_loops.setdefault(job._loop, []).append((job, None))
+                else:
+                    self._keep(job.error)
+                continue
+            outputs = list(self._outputs[slot])
+            if job._loop is not None:
+                for_loops.setdefault(job._loop, []).append((job, [o.copy() for o in outputs]))
+                continue
+            try:
+                if job._callback is not None:
+                    job._callback(outputs, job)  # zero-copy views, valid during the call
+                else:
+                    job.outputs = [o.copy() for o in outputs]
+            except BaseException as e:  # handed to the next sync point
+                self._keep(e)
+        with self._cv:
+            for job in finished:
+                job._done = True
+            self._cv.notify_all()
+            waiting = {loop: self._slot_waiters.pop(loop) for loop in list(self._slot_waiters)}
+        # One event-loop wake-up per loop and batch: it settles the results and wakes the tasks
+        # waiting for a slot (the core releases this batch's slots before the GIL goes).
+        for loop in for_loops.keys() | waiting.keys():
+            items = for_loops.get(loop, [])
+            try:
+                loop.call_soon_threadsafe(_settle, items, waiting.get(loop, []))
+            except RuntimeError:  # the loop is closed: nobody can take these results any more
+                self.undeliverable += len(items)
+
+    def _keep(self, error: BaseException) -> None:
+        with self._cv:
+            if self._pending is None:
+                self._pending = error
             else:
-                outputs = list(self._session.slots[job.slot].outputs)
-                try:
-                    if job._callback is not None:
-                        job._callback(outputs, job)  # zero-copy views, valid during the call
-                    else:
-                        job.outputs = [o.copy() for o in outputs]
-                except BaseException as e:  # handed to the next sync point
-                    error = e
-            job.error = error if code != _core.STATUS_OK else None
-            if error is not None and job._on_error is not None:
-                job._on_error(error)
-            elif error is not None:
-                with self._cv:
-                    if self._pending_error is None:
-                        self._pending_error = error
-            with self._cv:
-                self._inflight.popleft()
-                self._free.append(job.slot)
-                self._cv.notify_all()
-            job._done.set()
+                self.errors_dropped += 1
+
+
+def _settle(
+    items: list[tuple[QueuedJob, Outputs | None]], waiters: list[asyncio.Future[None]]
+) -> None:  # on the event loop
+    for job, outputs in items:
+        fut = job._future
+        if fut is None or fut.done():  # cancelled by its task (e.g. asyncio.wait_for)
+            continue
+        if job.error is not None:
+            fut.set_exception(job.error)
+        else:
+            fut.set_result(outputs or [])
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_result(None)

@@ -52,6 +52,8 @@ class Interrupted(KeyboardInterrupt):
         self.result = result
 
 
+# The one status -> exception table: every path (run, stream, submit, callbacks, asyncio) raises
+# through it. The keys are the core's outcome names (csrc/core/window.hpp, StopReason).
 _REASON_ERRORS: dict[str, type[RunError]] = {
     "job_failed": JobFailedError,
     "wait_timeout": WaitTimeoutError,
@@ -60,8 +62,12 @@ _REASON_ERRORS: dict[str, type[RunError]] = {
 }
 
 
+def error_for(reason: str, message: str, result: RunResult | None = None) -> RunError:
+    """The exception for a core outcome (`reason` other than 'finished' / 'cancelled')."""
+    return _REASON_ERRORS.get(reason, RunError)(message, result)
+
+
 def raise_for_run(result: RunResult, context: str) -> None:
     """Raises the error a run's stop reason stands for ('finished' and 'cancelled' are not errors)."""
-    cls = _REASON_ERRORS.get(result.reason)
-    if cls is not None:
-        raise cls(f"{context}: {result.message} ({result.summary_line()})", result)
+    if result.reason in _REASON_ERRORS:
+        raise error_for(result.reason, f"{context}: {result.message} ({result.summary_line()})", result)

@@ -15,13 +15,13 @@ import numpy as np
 import numpy.typing as npt
 
 from vart_async import _core, _engines, _staging
-from vart_async._completion import Callback, CompletionQueue, QueuedJob
+from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
     Interrupted,
-    JobFailedError,
     PipelineClosedError,
     WaitTimeoutError,
+    error_for,
     raise_for_run,
 )
 from vart_async.results import RunResult
@@ -31,6 +31,11 @@ T = TypeVar("T")
 DEFAULT_WAIT_TIMEOUT_S = 30.0
 #: Default adaptive spin before blocking on a reported completion (see Session).
 DEFAULT_SPIN_US = 100
+#: Most job slots a session may have.
+MAX_JOBS = 4096
+#: Default bound on the bytes of all slot buffers together (see Session).
+DEFAULT_MAX_SLOT_BYTES = 16 << 30
+_UINT64_MAX = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -65,47 +70,6 @@ class SlotView:
     outputs: tuple[npt.NDArray[Any], ...]
 
 
-class Job:
-    """A job submitted with Session.submit(k)."""
-
-    def __init__(self, session: Session, slot: int) -> None:
-        self._session = session
-        self.slot = slot
-        self._result: str | None = None  # None while in flight, else "ok" or the failure message
-
-    def done(self) -> bool:
-        """True once the job has finished (polls the runtime; never blocks)."""
-        if self._result is None:
-            self._poll(0)
-        return self._result is not None
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Waits for the job; None waits as long as it takes. Releases the GIL while waiting.
-
-        Raises WaitTimeoutError after `timeout` seconds (the job stays in flight: wait again), or
-        JobFailedError if the runtime reports a failure.
-        """
-        if self._result is None:
-            if timeout is None:
-                while not self._poll(1_000_000):
-                    pass
-            elif not self._poll(max(0, math.ceil(timeout * 1e6))):
-                raise WaitTimeoutError(f"job on slot {self.slot} did not finish within {timeout} s")
-        if self._result != "ok":
-            raise JobFailedError(f"job on slot {self.slot} failed: {self._result}")
-
-    def _poll(self, timeout_us: int) -> bool:
-        code, message = self._session._native().wait(self.slot, timeout_us)
-        if code == _core.STATUS_PENDING:
-            return False
-        self._result = "ok" if code == _core.STATUS_OK else (message or "failed")
-        return True
-
-    def __repr__(self) -> str:
-        state = "in flight" if self._result is None else ("done" if self._result == "ok" else "failed")
-        return f"<Job slot={self.slot} {state}>"
-
-
 class Session:
     """One model on one engine with `jobs` preallocated job slots. Use vart_async.open().
 
@@ -113,6 +77,15 @@ class Session:
     next completion first polls for up to this many microseconds while recent waits were that
     short (adaptive spin-then-block: with jobs of a few microseconds a thread's wake-up costs more
     than the job). It trades host CPU for throughput on short jobs only; 0 always blocks.
+
+    max_slot_bytes: the buffers of all slots together may not exceed this (a clear ValueError
+    before anything is allocated otherwise).
+
+    Threads: every method may be called from any thread. Calls that would conflict raise
+    RuntimeError at once instead of waiting or crashing: close() while another thread runs,
+    streams or waits; run() while a stream, submit(k) or callback job holds a slot; submit(k) on
+    a slot in use (ValueError); stepping one stream from two threads. Several threads may
+    submit(inputs) and wait on jobs at once; cancel() works from anywhere.
     """
 
     def __init__(
@@ -122,17 +95,24 @@ class Session:
         jobs: int = 2,
         *,
         spin_us: int = DEFAULT_SPIN_US,
+        max_slot_bytes: int = DEFAULT_MAX_SLOT_BYTES,
         **options: Any,
     ) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise ValueError(f"jobs must be an integer >= 1 (got {jobs!r})")
-        if isinstance(spin_us, bool) or not isinstance(spin_us, int) or spin_us < 0:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+            raise ValueError(f"jobs must be an integer from 1 to {MAX_JOBS} (got {jobs!r})")
+        if isinstance(max_slot_bytes, bool) or not isinstance(max_slot_bytes, int) or not (
+            0 < max_slot_bytes <= _UINT64_MAX
+        ):
+            raise ValueError(f"max_slot_bytes must be a positive integer (got {max_slot_bytes!r})")
+        if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= 10**9:
             raise ValueError(f"spin_us must be an integer >= 0 (got {spin_us!r})")
         self.model = os.fspath(model)
         self.engine, capsule = _engines.create(model, engine, options, jobs)
         try:
-            self._pipe: Any = _core.Pipeline(capsule, jobs)
-        except RuntimeError as e:
+            self._pipe: Any = _core.Pipeline(capsule, jobs, max_slot_bytes)
+        except ValueError as e:
+            raise ValueError(f"{self.engine}: {e}") from None
+        except (RuntimeError, MemoryError) as e:
             raise EngineError(f"{self.engine}: cannot allocate {jobs} job slots: {e}") from None
         del capsule  # the pipeline holds the engine now
         self._pipe.set_spin(spin_us)
@@ -149,7 +129,9 @@ class Session:
             SlotView(k, tuple(self._pipe.inputs(k)), tuple(self._pipe.outputs(k))) for k in range(jobs)
         )
         self._busy_timeout_ms = math.ceil(DEFAULT_WAIT_TIMEOUT_S * 1000)
-        self._queue: CompletionQueue | None = None
+        self._wait_timeout_ms = math.ceil(DEFAULT_WAIT_TIMEOUT_S * 1000)
+        # Where the completion thread delivers callback jobs (made with the first of them).
+        self._board: Deliveries | None = None
 
     # -- lifetime ---------------------------------------------------------------------------------
     @property
@@ -161,21 +143,19 @@ class Session:
         return bool(self._pipe.closed)
 
     def close(self) -> None:
-        """Drains submitted jobs, then frees the slots. Slot arrays you still hold stay valid.
+        """Delivers the callback jobs in flight, waits for every other job, then frees the slots.
 
-        Raises a callback's stored exception, if one is still pending, and RuntimeError while
-        another thread is running, streaming or waiting on the session (nothing is freed then).
+        Slot arrays you still hold stay valid. Raises a callback's stored exception, if one is
+        still pending, and RuntimeError while another thread is running, streaming or waiting on
+        the session, or from inside a callback (nothing is freed then). Jobs that never finish are
+        waited for at most 2 s all together (Ctrl-C stops that wait); their buffers are never
+        freed while the runtime may still use them.
         """
         if self._pipe.closed:
             return
-        queue, self._queue = self._queue, None
-        if queue is not None:
-            queue.close()
-        try:
-            self._pipe.close()  # refused while another thread streams or waits on the session
-        finally:
-            if queue is not None:
-                queue.raise_pending()
+        self._pipe.close()
+        if self._board is not None:
+            self._board.raise_pending()
 
     def __enter__(self) -> Session:
         return self
@@ -226,19 +206,20 @@ class Session:
         calling thread while the run goes on (never from the C++ loop).
         """
         if iterations is not None and (
-            isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1
+            isinstance(iterations, bool)
+            or not isinstance(iterations, int)
+            or not 1 <= iterations <= _UINT64_MAX
         ):
-            raise ValueError(f"iterations must be an integer >= 1 (got {iterations!r})")
-        if time_limit is not None and not time_limit > 0:
-            raise ValueError(f"time_limit must be > 0 seconds (got {time_limit!r})")
+            raise ValueError(f"iterations must be an integer from 1 to 2**64-1 (got {iterations!r})")
+        if time_limit is not None:
+            duration_units(time_limit, "time_limit", 1)  # inf: no limit
         if iterations is None and time_limit is None:
             raise ValueError("give iterations, time_limit, or both")
         if mode not in ("async", "sync"):
             raise ValueError(f"mode must be 'async' or 'sync' (got {mode!r})")
-        if not wait_timeout > 0:
-            raise ValueError(f"wait_timeout must be > 0 seconds (got {wait_timeout!r})")
-        if warmup < 0:
-            raise ValueError(f"warmup must be >= 0 (got {warmup!r})")
+        wait_ms = duration_units(wait_timeout, "wait_timeout", 1000)
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= _UINT64_MAX:
+            raise ValueError(f"warmup must be an integer from 0 to 2**64-1 (got {warmup!r})")
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
         raw, interrupted = _run_interruptible(
@@ -246,7 +227,7 @@ class Session:
                 iterations or 0,
                 float(time_limit or 0.0),
                 mode == "sync",
-                max(1, math.ceil(wait_timeout * 1000)),
+                wait_ms,
                 warmup,
                 not in_order,
             ),
@@ -269,6 +250,7 @@ class Session:
         slot_or_inputs: Any,
         *,
         callback: Callback | None = None,
+        userdata: Any = None,
         busy_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
     ) -> Any:
         """Starts a job and returns at once (the GIL is released while the runtime is called).
@@ -276,46 +258,80 @@ class Session:
         `submit(k)` runs slot k with whatever its input arrays hold and returns a `Job` (your own
         loop: wait on it before you touch slot k). `submit(inputs, callback=fn)` copies `inputs` (an
         array, a list of arrays or a name→array dict) into a free slot — waiting for one if all are
-        in flight — and returns a `QueuedJob`; one completion thread collects jobs in order and calls
-        `fn(outputs, job)` with zero-copy views of the outputs, valid during the call (without a
-        callback, `job.wait()` returns a copy). A callback's exception is raised once, with its type,
-        at the next sync point (submit, wait_all, a job's wait, close). Don't mix the two forms on
-        one session. "Busy" answers are retried with backoff for up to `busy_timeout` seconds.
+        in flight — and returns a `QueuedJob` (`job.userdata` is `userdata`). The core's completion
+        thread collects jobs as they finish and calls `fn(outputs, job)` with zero-copy views of
+        the outputs, valid during the call (without a callback, `job.wait()` returns a copy). A
+        callback's exception is raised once, with its type, at the next sync point (submit,
+        wait_all, close; the frame of that submit is then not submitted); later ones while one is
+        pending are only counted (`callback_errors_dropped`). From inside a callback, submit()
+        works while a slot is free and raises RuntimeError when none is (waiting would deadlock).
+        "Busy" answers are retried with backoff for up to `busy_timeout` seconds.
         """
+        busy_ms = duration_units(busy_timeout, "busy_timeout", 1000)
         if isinstance(slot_or_inputs, bool) or not isinstance(slot_or_inputs, int):
-            return self._queued(slot_or_inputs, callback)
+            return self._queued(slot_or_inputs, callback, userdata, busy_ms)
         if callback is not None:
             raise ValueError("callback= goes with submit(inputs); submit(k) returns a Job to wait on")
         slot = slot_or_inputs
         if not 0 <= slot < self.jobs:
             raise ValueError(f"slot must be in 0..{self.jobs - 1} (got {slot})")
-        if self._pipe.closed:
-            raise PipelineClosedError("the session is closed")
+        pipe = self._native()
         try:
-            code, message = self._pipe.submit(slot, max(0, math.ceil(busy_timeout * 1000)))
-        except RuntimeError as e:  # logic errors: the slot is in use
+            reason, message, seq = pipe.submit(slot, busy_ms)
+        except RuntimeError as e:  # logic errors: the slot is in use, a run holds the pipeline
             raise ValueError(str(e)) from None
-        if code == _core.STATUS_BUSY:
-            raise WaitTimeoutError(f"the runtime stayed busy for {busy_timeout} s (slot {slot})")
-        if code != _core.STATUS_OK:
-            raise EngineError(f"submission on slot {slot} was refused: {message}")
-        return Job(self, slot)
+        if reason != "finished":
+            raise error_for(reason, f"submission on slot {slot} was refused: {message}")
+        return Job(pipe, slot, seq)
 
-    def _queued(
-        self, inputs: Any, callback: Callback | None, on_error: Callable[[BaseException], None] | None = None
-    ) -> QueuedJob:
-        self._native()
-        if self._queue is None:
-            self._queue = CompletionQueue(self)
-        return self._queue.submit(inputs, callback, on_error)
+    @property
+    def callback_errors_dropped(self) -> int:
+        """Callback errors raised while an earlier one was still pending (only counted)."""
+        return 0 if self._board is None else self._board.errors_dropped
+
+    def _deliveries(self) -> Deliveries:
+        if self._board is None:
+            self._board = Deliveries([slot.outputs for slot in self.slots])
+        return self._board
+
+    def _queued(self, inputs: Any, callback: Callback | None, userdata: Any, busy_ms: int) -> QueuedJob:
+        pipe = self._native()
+        board = self._deliveries()
+        board.raise_pending()
+        k = pipe.acquire(busy_ms)  # waits for a free slot (GIL released; Ctrl-C raises)
+        if k < 0:
+            raise WaitTimeoutError(f"no slot came free within {busy_ms} ms")
+        job = QueuedJob(board, k, callback, userdata)
+        self._submit_acquired(job, inputs, busy_ms)
+        return job
 
     def _stage(self, slot: int, inputs: Any) -> None:
         _staging.stage(self.slots[slot].inputs, inputs, self.inputs)
 
+    def _submit_acquired(self, job: QueuedJob, inputs: Any, busy_ms: int) -> None:
+        pipe, board, k = self._pipe, self._deliveries(), job.slot
+        try:
+            self._stage(k, inputs)
+        except BaseException:
+            pipe.give_back(k)
+            raise
+        board.add(job)
+        reason, message = pipe.submit_queued(k, busy_ms, board, self._wait_timeout_ms)
+        if reason != "finished":
+            board.remove(k)
+            pipe.give_back(k)
+            raise error_for(reason, f"submission on slot {k} was refused: {message}")
+
     def wait_all(self) -> None:
-        """Waits for every job from submit(inputs); raises a pending callback or job error."""
-        if self._queue is not None:
-            self._queue.wait_all()
+        """Waits for every job from submit(inputs); raises a pending callback or job error.
+
+        Releases the GIL; Ctrl-C raises. From inside a callback it raises RuntimeError (it would
+        wait for the callback itself).
+        """
+        if self._board is None:
+            return
+        self._native().wait_callbacks(FOREVER_US // 1000)
+        self._board.raise_pending()
 
     def stream(
         self, frames: Iterable[Any], *, copy: bool = True, wait_timeout: float = DEFAULT_WAIT_TIMEOUT_S
@@ -332,56 +348,44 @@ class Session:
         `wait_timeout` seconds raises WaitTimeoutError. After an error, or close(), or when the
         iterator is dropped, the jobs in flight are waited for. Like a generator, the iterator is
         stepped by one caller at a time (RuntimeError if another thread steps or closes it while
-        it waits).
+        it waits). A stream shares the slots with callback jobs and submit(k) on the same session.
+        Not from inside a callback (RuntimeError: it could wait for slots only the callback frees).
         """
         pipe = self._native()
-        if self._queue is not None:
-            self._queue.wait_all()
-        if not wait_timeout > 0:
-            raise ValueError(f"wait_timeout must be > 0 seconds (got {wait_timeout!r})")
-        specs = self.inputs
-        try:
-            stream: Iterator[list[npt.NDArray[Any]]] = _core.Stream(
-                pipe,
-                frames,
-                copy,
-                self._busy_timeout_ms,
-                max(1, math.ceil(wait_timeout * 1000)),
-                lambda targets, frame: _staging.stage(targets, frame, specs),
-                [slot.inputs for slot in self.slots],
-                [slot.outputs for slot in self.slots],
-                (EngineError, JobFailedError, WaitTimeoutError),
+        if pipe.on_completion_thread:
+            raise RuntimeError(
+                "stream() from a callback could wait for slots that only the callback's return frees"
             )
-        except RuntimeError as e:  # every slot holds a job from submit(k)
-            raise ValueError(str(e)) from None
+        wait_ms = duration_units(wait_timeout, "wait_timeout", 1000)
+        specs = self.inputs
+        stream: Iterator[list[npt.NDArray[Any]]] = _core.Stream(
+            pipe,
+            frames,
+            copy,
+            self._busy_timeout_ms,
+            wait_ms,
+            lambda targets, frame: _staging.stage(targets, frame, specs),
+            [slot.inputs for slot in self.slots],
+            [slot.outputs for slot in self.slots],
+            error_for,
+        )
         return stream
 
     async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
-        """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop."""
+        """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop.
+
+        Results reach the event loop in batches (one wake-up per batch of finished jobs). A task
+        cancelled while its job runs (e.g. by asyncio.wait_for) leaves the job to finish and be
+        accounted for; a closed event loop does not stop the session's completion thread.
+        """
         loop = asyncio.get_running_loop()
+        pipe = self._native()
+        board = self._deliveries()
+        while (k := pipe.acquire(0)) < 0:  # all slots busy: wait off the loop's thread
+            await board.slot_freed(loop)
         fut: asyncio.Future[list[npt.NDArray[Any]]] = loop.create_future()
-
-        def deliver(outputs: list[npt.NDArray[Any]], job: QueuedJob) -> None:  # completion thread
-            copies = [o.copy() for o in outputs]
-            loop.call_soon_threadsafe(_settle, fut, copies, None)
-
-        def fail(error: BaseException) -> None:  # completion thread
-            loop.call_soon_threadsafe(_settle, fut, None, error)
-
-        if self._queue is not None and self._queue.has_free_slot():
-            self._queued(inputs, deliver, fail)
-        else:  # all slots busy (or first use): wait for one off the event loop
-            await loop.run_in_executor(None, self._queued, inputs, deliver, fail)
+        self._submit_acquired(QueuedJob(board, k, None, None, fut), inputs, self._busy_timeout_ms)
         return await fut
-
-
-def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if fut.cancelled():
-        return
-    if error is not None:
-        fut.set_exception(error)
-    else:
-        fut.set_result(value)
 
 
 def _run_interruptible(

@@ -13,7 +13,6 @@
 
 #include "cancel_later.hpp"
 #include "core/pipeline.hpp"
-#include "core/ready_queue.hpp"
 
 namespace vart_async::core {
 namespace {
@@ -181,36 +180,33 @@ TEST(CompletionOrder, CancelDrainsAndSecondCancelAbandons) {
   e->release();
 }
 
-TEST(CompletionOrder, LowLevelNextDoneReportsFinishedSlots) {
+TEST(CompletionOrder, TheWindowHandsOutWhicheverJobFinishedFirst) {
   auto e = std::make_shared<ReportingEngine>();
   e->duration = [](std::uint64_t n) { return n == 1 ? 40'000us : 1'000us; };
   Pipeline p(e, 2);
-  p.forget_done();
-  ASSERT_TRUE(p.submit(0, 1000ms).is_ok());  // slow
-  ASSERT_TRUE(p.submit(1, 1000ms).is_ok());  // fast
-  EXPECT_EQ(p.next_done(1'000'000us), 1u);
-  EXPECT_TRUE(p.wait(1, 1'000'000us).is_ok());
-  EXPECT_EQ(p.next_done(0us), p.jobs());  // nothing else finished yet
-  EXPECT_EQ(p.next_done(1'000'000us), 0u);
-  EXPECT_TRUE(p.wait(0, 1'000'000us).is_ok());
+  JobWindow& w = p.window();
+  ASSERT_TRUE(w.reports_completions());
+  const Owner me = w.new_owner();
+  for (std::uint64_t tag : {10u, 11u}) {  // 10 is slow, 11 fast
+    const std::size_t k = w.acquire(me, Clock::now());
+    ASSERT_NE(k, kNone);
+    ASSERT_TRUE(w.submit(k, tag, Clock::now()).ok());
+  }
+  Collected c = w.collect(me, JobWindow::Pick::kFirstDone, Clock::now() + 1s);
+  ASSERT_TRUE(c.done);
+  EXPECT_EQ(c.tag, 11u);
+  w.release(c.slot);
+  c = w.collect(me, JobWindow::Pick::kFirstDone, Clock::now());  // nothing else finished yet
+  EXPECT_FALSE(c.done);
+  EXPECT_EQ(c.outcome.reason, StopReason::kWaitTimeout);
+  EXPECT_EQ(c.tag, 10u);  // the late one is named
+  c = w.collect(me, JobWindow::Pick::kFirstDone, Clock::now() + 1s);
+  ASSERT_TRUE(c.done);
+  EXPECT_EQ(c.tag, 10u);
+  w.release(c.slot);
 }
 
-
-TEST(CompletionOrder, SpinIsAdaptiveAndOptional) {
-  ReadyQueue q(2);
-  EXPECT_FALSE(q.will_spin());  // off until set
-  q.set_spin(100us);
-  EXPECT_TRUE(q.will_spin());
-  EXPECT_EQ(q.pop(20ms), kNone);  // a long wait...
-  EXPECT_FALSE(q.will_spin());    // ...and it blocks at once next time
-  for (int i = 0; i < 40 && !q.will_spin(); ++i) {
-    q.push(1);
-    EXPECT_EQ(q.pop(1s), 1u);  // quick waits bring it back
-  }
-  EXPECT_TRUE(q.will_spin());
-  q.set_spin(0us);
-  EXPECT_FALSE(q.will_spin());
-
+TEST(CompletionOrder, SpinIsOptional) {
   for (const auto spin : {0us, 100us}) {  // runs are the same either way
     auto e = std::make_shared<ReportingEngine>();
     e->duration = [](std::uint64_t) { return 50us; };

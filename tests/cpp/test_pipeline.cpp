@@ -292,40 +292,19 @@ TEST(Pipeline, WarmupIsExcluded) {
   EXPECT_EQ(e->submits, 14u);
 }
 
-class CountingFeed final : public Feed {
- public:
-  std::uint64_t limit = 6;
-  std::vector<std::uint64_t> filled, finished;
-  bool fill(std::size_t, std::uint64_t seq) override {
-    if (seq >= limit) return false;
-    filled.push_back(seq);
-    return true;
-  }
-  void done(std::size_t, std::uint64_t seq, bool ok) override {
-    EXPECT_TRUE(ok);
-    finished.push_back(seq);
-  }
-};
-
-TEST(Pipeline, FeedEndsTheRunAndSeesOutputsInOrder) {
-  auto e = std::make_shared<FakeEngine>();
-  Pipeline p(e, 3);
-  CountingFeed feed;
-  RunOptions o;  // no limits: the feed decides
-  const RunStats s = p.run(o, &feed);
-  EXPECT_EQ(s.submitted, 6u);
-  EXPECT_EQ(feed.filled, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
-  EXPECT_EQ(feed.finished, feed.filled);
-}
-
 TEST(Pipeline, LowLevelSubmitWait) {
   auto e = std::make_shared<FakeEngine>();
   Pipeline p(e, 2);
-  EXPECT_TRUE(p.submit(0, 1000ms).is_ok());
+  std::uint64_t seq = 0;
+  EXPECT_TRUE(p.submit(0, 1000ms, &seq).ok());
   EXPECT_THROW(p.submit(0, 1000ms), std::logic_error);  // already in flight
   EXPECT_THROW(p.run(RunOptions{}), std::logic_error);   // a job from submit() is in flight
-  EXPECT_TRUE(p.wait(0, 1'000'000us).is_ok());
-  EXPECT_THROW(p.wait(0, 0us), std::logic_error);  // nothing in flight
+  const Collected c = p.wait(0, seq, 1'000'000us);
+  EXPECT_TRUE(c.done);
+  EXPECT_TRUE(c.outcome.ok());
+  EXPECT_EQ(p.state(0), SlotState::kIdle);
+  EXPECT_TRUE(p.wait(0, seq, 0us).outcome.ok());  // a second wait on the same job: its outcome again
+  EXPECT_THROW(p.wait(0, seq + 7, 0us), std::logic_error);  // not a job of this slot
   EXPECT_THROW(p.slot(2), std::out_of_range);
 }
 
@@ -333,7 +312,7 @@ TEST(Pipeline, DestructorWithJobsInFlightDoesNotFreeTheirBuffers) {
   auto e = std::make_shared<FakeEngine>();
   {
     Pipeline p(e, 2);
-    EXPECT_TRUE(p.submit(0, 1000ms).is_ok());
+    EXPECT_TRUE(p.submit(0, 1000ms).ok());
   }  // waits for the job (it finishes within its service time)
   EXPECT_EQ(e->in_flight, 0u);
 }

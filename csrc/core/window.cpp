@@ -1,0 +1,535 @@
+#include "core/window.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace vart_async::core {
+namespace {
+
+using std::chrono::microseconds;
+
+// "Busy" is retried with exponential backoff between these bounds.
+constexpr microseconds kBackoffMin{50};
+constexpr microseconds kBackoffMax{5'000};
+
+// The next engine wait's length: a slice, never past the deadline.
+microseconds slice_until(Clock::time_point deadline) {
+  return std::clamp(std::chrono::duration_cast<microseconds>(deadline - Clock::now()), microseconds{0}, kWaitSlice);
+}
+
+// The one mapping from an engine's answer to an outcome.
+Outcome outcome_of(const Status& s, bool submission) {
+  switch (s.code) {
+    case Status::Code::kOk: return {};
+    case Status::Code::kPending: return {StopReason::kWaitTimeout, "still running"};
+    case Status::Code::kBusy: return {StopReason::kBusyTimeout, s.message.empty() ? "the runtime stayed busy" : s.message};
+    case Status::Code::kFailed: break;
+  }
+  return {submission ? StopReason::kSubmitFailed : StopReason::kJobFailed, s.message.empty() ? "failed" : s.message};
+}
+
+std::string slot_text(std::size_t k) { return "slot " + std::to_string(k); }
+
+}  // namespace
+
+std::string_view to_string(StopReason reason) noexcept {
+  switch (reason) {
+    case StopReason::kFinished: return "finished";
+    case StopReason::kCancelled: return "cancelled";
+    case StopReason::kJobFailed: return "job_failed";
+    case StopReason::kWaitTimeout: return "wait_timeout";
+    case StopReason::kSubmitFailed: return "submit_failed";
+    case StopReason::kBusyTimeout: return "busy_timeout";
+  }
+  return "unknown";
+}
+
+JobWindow::JobWindow(Engine& engine, std::vector<std::shared_ptr<Slot>> slots)
+    : engine_(engine),
+      slots_(std::move(slots)),
+      shared_(std::make_shared<Reports>()),
+      mutex_(shared_->mutex),
+      changed_(shared_->changed),
+      jobs_(slots_.size()) {
+  const std::size_t n = slots_.size();
+  shared_->ready.assign(n, 0);
+  shared_->order.reserve(n);
+  free_.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) free_.push_back(k);
+  bool reports = n > 0;
+  for (std::size_t k = 0; k < n && reports; ++k) {
+    reports = engine_.notify_when_done(*slots_[k], [r = shared_, k]() noexcept {
+      {
+        const std::lock_guard<std::mutex> lock(r->mutex);
+        if (r->ready[k] != 0) return;
+        r->ready[k] = 1;
+        r->order.push_back(k);
+        r->count.fetch_add(1, std::memory_order_release);
+      }
+      r->changed.notify_all();
+    });
+  }
+  reports_ = reports;
+  if (reports_) spin_ns_ = std::chrono::nanoseconds(kDefaultSpin).count();
+}
+
+void JobWindow::check_slot(std::size_t k) const {
+  if (k >= slots_.size()) {
+    throw std::out_of_range(slot_text(k) + " out of range (the pipeline has " + std::to_string(slots_.size()) +
+                            " slots)");
+  }
+}
+
+void JobWindow::check_taker(Owner owner) const {
+  if (exclusive_ != 0 && exclusive_ != owner) throw std::logic_error("the pipeline is running: wait for run() to end");
+}
+
+SlotState JobWindow::state(std::size_t k) const {
+  check_slot(k);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_[k].state;
+}
+
+void JobWindow::begin_exclusive(Owner owner) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (exclusive_ != 0) throw std::logic_error("the pipeline is already running");
+  for (std::size_t k = 0; k < jobs_.size(); ++k) {
+    const SlotState s = jobs_[k].state;
+    if (s == SlotState::kReserved || s == SlotState::kInFlight || s == SlotState::kCollected) {
+      throw std::logic_error(slot_text(k) + " has a job from submit() or a stream in flight: wait for it before run()");
+    }
+  }
+  exclusive_ = owner;
+  std::sort(free_.begin(), free_.end());  // a run uses the slots in index order (sync: seq % K)
+}
+
+void JobWindow::end_exclusive() noexcept {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    exclusive_ = 0;
+  }
+  changed_.notify_all();
+}
+
+void JobWindow::forget_report(std::size_t k) {
+  Reports& r = *shared_;
+  if (r.ready[k] == 0) return;
+  r.ready[k] = 0;
+  r.order.erase(std::find(r.order.begin(), r.order.end(), k));
+  r.count.fetch_sub(1, std::memory_order_release);
+}
+
+bool JobWindow::reclaim(Lock& lock, std::size_t k) {
+  Job& j = jobs_[k];
+  if (j.state != SlotState::kAbandoned || j.claimed) return false;
+  j.claimed = true;
+  lock.unlock();
+  const Status s = engine_.wait(*slots_[k], microseconds{0});
+  lock.lock();
+  j.claimed = false;
+  if (s.code == Status::Code::kPending) return false;
+  forget_report(k);
+  j.state = SlotState::kIdle;
+  j.owner = 0;
+  return true;
+}
+
+bool JobWindow::sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out) {
+  if (Clock::now() >= deadline) {
+    out.outcome = {StopReason::kWaitTimeout, "did not finish in time"};
+    return false;
+  }
+  if (interrupted) {
+    lock.unlock();
+    const bool stop = interrupted();
+    lock.lock();
+    if (stop) {
+      out.outcome = {StopReason::kCancelled, "cancelled"};
+      return false;
+    }
+  }
+  return true;
+}
+
+void JobWindow::block(Lock& lock, Clock::time_point deadline) {
+  const auto now = Clock::now();
+  changed_.wait_until(lock, std::min(deadline, now + kWaitSlice));
+}
+
+std::size_t JobWindow::acquire(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
+  Lock lock(mutex_);
+  Collected ignored;
+  for (;;) {
+    check_taker(owner);
+    std::size_t k = kNone;
+    if (!free_.empty()) {
+      k = free_.front();
+      free_.erase(free_.begin());
+    } else {
+      for (std::size_t a = 0; a < jobs_.size() && k == kNone; ++a) {
+        if (reclaim(lock, a)) k = a;
+      }
+      // reclaim() let go of the lock: a slot may have been freed meanwhile.
+      if (k == kNone && !free_.empty()) continue;
+    }
+    if (k != kNone) {
+      jobs_[k].state = SlotState::kReserved;
+      jobs_[k].owner = owner;
+      return k;
+    }
+    if (!sliced(lock, deadline, interrupted, ignored)) return kNone;
+    block(lock, deadline);
+  }
+}
+
+void JobWindow::acquire_slot(Owner owner, std::size_t k) {
+  check_slot(k);
+  Lock lock(mutex_);
+  check_taker(owner);
+  Job& j = jobs_[k];
+  if (j.state == SlotState::kAbandoned && !reclaim(lock, k)) {
+    throw std::logic_error(slot_text(k) + " still holds a job that never finished");
+  }
+  if (j.state == SlotState::kInFlight) throw std::logic_error(slot_text(k) + " already has a job in flight");
+  if (j.state != SlotState::kIdle) throw std::logic_error(slot_text(k) + " is in use (a stream or a callback job)");
+  const auto it = std::find(free_.begin(), free_.end(), k);
+  if (it != free_.end()) free_.erase(it);
+  j.state = SlotState::kReserved;
+  j.owner = owner;
+}
+
+void JobWindow::give_back(std::size_t k) {
+  check_slot(k);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Job& j = jobs_[k];
+    if (j.state != SlotState::kReserved) return;
+    j.state = SlotState::kIdle;
+    j.owner = 0;
+    free_.insert(free_.begin(), k);
+  }
+  changed_.notify_all();
+}
+
+Outcome JobWindow::submit(std::size_t k, std::uint64_t tag, Clock::time_point busy_deadline,
+                          std::uint64_t* busy_answers, std::uint64_t* seq) {
+  check_slot(k);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (jobs_[k].state != SlotState::kReserved) throw std::logic_error(slot_text(k) + " was not acquired for submission");
+  }
+  // The slot is reserved: no other thread calls the engine on it until it is in flight.
+  microseconds backoff = kBackoffMin;
+  for (;;) {
+    const auto t_submit = Clock::now();
+    const Status s = engine_.submit(*slots_[k]);
+    if (s.is_ok()) {
+      const auto t_started = Clock::now();
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        Job& j = jobs_[k];
+        j.state = SlotState::kInFlight;
+        j.seq = ++next_seq_;
+        j.tag = tag;
+        j.t_submit = t_submit;
+        j.t_started = t_started;
+        if (seq != nullptr) *seq = j.seq;
+      }
+      changed_.notify_all();
+      return {};
+    }
+    if (s.code != Status::Code::kBusy) return outcome_of(s, true);
+    if (busy_answers != nullptr) ++*busy_answers;
+    const auto now = Clock::now();
+    if (now >= busy_deadline) return outcome_of(s, true);
+    std::this_thread::sleep_for(std::min<Clock::duration>(backoff, busy_deadline - now));
+    backoff = std::min(backoff * 2, kBackoffMax);
+  }
+}
+
+Collected JobWindow::run_now(std::size_t k, std::uint64_t tag) {
+  check_slot(k);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (jobs_[k].state != SlotState::kReserved) throw std::logic_error(slot_text(k) + " was not acquired for a job");
+  }
+  Collected out;
+  out.t_submit = out.t_started = Clock::now();
+  const Status s = engine_.run(*slots_[k]);
+  out.t_done = Clock::now();
+  const std::lock_guard<std::mutex> lock(mutex_);
+  Job& j = jobs_[k];
+  j.state = SlotState::kCollected;
+  j.seq = ++next_seq_;
+  j.tag = tag;
+  j.t_submit = j.t_started = out.t_submit;
+  j.last = outcome_of(s, false);
+  out.done = true;
+  out.slot = k;
+  out.seq = j.seq;
+  out.tag = tag;
+  out.outcome = j.last;
+  return out;
+}
+
+std::size_t JobWindow::candidate(Owner owner, Pick pick) const {
+  if (pick == Pick::kFirstDone && reports_) {
+    for (const std::size_t k : shared_->order) {
+      const Job& j = jobs_[k];
+      if (j.state == SlotState::kInFlight && j.owner == owner && !j.claimed) return k;
+    }
+    return kNone;
+  }
+  std::size_t best = kNone;
+  for (std::size_t k = 0; k < jobs_.size(); ++k) {
+    const Job& j = jobs_[k];
+    if (j.state == SlotState::kInFlight && j.owner == owner && (best == kNone || j.seq < jobs_[best].seq)) best = k;
+  }
+  return best != kNone && !jobs_[best].claimed ? best : kNone;
+}
+
+bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadline, Collected& out) {
+  Job& j = jobs_[k];
+  j.claimed = true;
+  lock.unlock();
+  const Status s = engine_.wait(*slots_[k], slice_until(deadline));
+  const auto t_done = Clock::now();
+  lock.lock();
+  j.claimed = false;
+  changed_.notify_all();  // whoever waits for this slot may go on
+  if (s.code == Status::Code::kPending) return false;
+  forget_report(k);
+  j.last = outcome_of(s, false);
+  if (j.state == SlotState::kAbandoned) {  // given up meanwhile: done now, so simply free
+    j.state = SlotState::kIdle;
+    j.owner = 0;
+    free_.push_back(k);
+    return false;
+  }
+  j.state = SlotState::kCollected;
+  out.done = true;
+  out.slot = k;
+  out.seq = j.seq;
+  out.tag = j.tag;
+  out.outcome = j.last;
+  out.t_submit = j.t_submit;
+  out.t_started = j.t_started;
+  out.t_done = t_done;
+  return true;
+}
+
+Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline, const Interrupt& interrupted) {
+  Lock lock(mutex_);
+  Collected out;
+  const auto t0 = Clock::now();
+  const bool spin_here = pick == Pick::kFirstDone && reports_;
+  for (;;) {
+    const std::size_t k = candidate(owner, pick);
+    if (k != kNone) {
+      if (spin_here) {
+        wait_ewma_ns_ += (std::chrono::nanoseconds(Clock::now() - t0).count() - wait_ewma_ns_) / 8;
+      }
+      if (finish_wait(lock, k, deadline, out)) return out;
+    } else if (spin_here && spin_ns_ > 0 && wait_ewma_ns_ <= spin_ns_ && Clock::now() < t0 + std::chrono::nanoseconds(spin_ns_)) {
+      // Adaptive spin-then-block: with short jobs a blocked thread's wake-up costs more than the
+      // job, so poll (yielding the core) while recent waits were shorter than the spin limit.
+      const std::size_t seen = shared_->count.load(std::memory_order_acquire);
+      lock.unlock();
+      const auto until = std::min(deadline, t0 + std::chrono::nanoseconds(spin_ns_));
+      while (shared_->count.load(std::memory_order_acquire) == seen && Clock::now() < until) std::this_thread::yield();
+      lock.lock();
+      continue;
+    }
+    if (!sliced(lock, deadline, interrupted, out)) {
+      const Collected late = [&] {
+        Collected o;
+        for (std::size_t a = 0; a < jobs_.size(); ++a) {
+          const Job& j = jobs_[a];
+          if (j.state == SlotState::kInFlight && j.owner == owner && (o.slot == kNone || j.seq < o.seq)) {
+            o.slot = a;
+            o.seq = j.seq;
+            o.tag = j.tag;
+            o.t_submit = j.t_submit;
+            o.t_started = j.t_started;
+          }
+        }
+        return o;
+      }();
+      Outcome why = std::move(out.outcome);
+      out = late;
+      out.outcome = std::move(why);
+      return out;
+    }
+    if (k == kNone) block(lock, deadline);
+  }
+}
+
+Collected JobWindow::collect_job(std::size_t k, std::uint64_t seq, Clock::time_point deadline,
+                                 const Interrupt& interrupted) {
+  check_slot(k);
+  Lock lock(mutex_);
+  Collected out;
+  for (;;) {
+    Job& j = jobs_[k];
+    if (j.seq != seq) throw std::logic_error(slot_text(k) + " has been used for another job since");
+    if (j.state != SlotState::kInFlight) {
+      // Collected by another waiter (or abandoned and finished): its stored outcome.
+      out.done = j.state != SlotState::kAbandoned && j.state != SlotState::kReserved;
+      if (!out.done) {
+        out.outcome = {StopReason::kCancelled, "the job was given up"};
+        return out;
+      }
+      out.slot = k;
+      out.seq = seq;
+      out.tag = j.tag;
+      out.outcome = j.last;
+      return out;
+    }
+    if (!j.claimed) {
+      if (finish_wait(lock, k, deadline, out)) {
+        j.state = SlotState::kIdle;
+        j.owner = 0;
+        free_.push_back(k);
+        return out;
+      }
+    }
+    if (!sliced(lock, deadline, interrupted, out)) {
+      out.slot = k;
+      out.seq = seq;
+      return out;
+    }
+    if (j.claimed) block(lock, deadline);
+  }
+}
+
+void JobWindow::release(std::size_t k) {
+  check_slot(k);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Job& j = jobs_[k];
+    if (j.state != SlotState::kCollected) return;  // released already
+    j.state = SlotState::kIdle;
+    j.owner = 0;
+    free_.push_back(k);
+  }
+  changed_.notify_all();
+}
+
+void JobWindow::reuse(std::size_t k) {
+  check_slot(k);
+  const std::lock_guard<std::mutex> lock(mutex_);
+  Job& j = jobs_[k];
+  if (j.state != SlotState::kCollected) throw std::logic_error(slot_text(k) + " holds no collected job");
+  j.state = SlotState::kReserved;
+}
+
+Collected JobWindow::poll(std::size_t k) {
+  check_slot(k);
+  Lock lock(mutex_);
+  Collected out;
+  if (jobs_[k].state == SlotState::kInFlight && !jobs_[k].claimed) (void)finish_wait(lock, k, Clock::now(), out);
+  return out;
+}
+
+void JobWindow::abandon(std::size_t k) {
+  check_slot(k);
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    Job& j = jobs_[k];
+    if (j.state != SlotState::kInFlight) return;
+    j.state = SlotState::kAbandoned;
+    j.owner = 0;
+    j.last = {StopReason::kCancelled, "the job was given up"};
+  }
+  changed_.notify_all();
+}
+
+std::size_t JobWindow::held(Owner owner) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
+    return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
+                                j.state == SlotState::kCollected);
+  }));
+}
+
+bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
+  Lock lock(mutex_);
+  Collected ignored;
+  for (;;) {
+    const bool any = std::any_of(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
+      return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
+                                  j.state == SlotState::kCollected);
+    });
+    if (!any) return true;
+    if (!sliced(lock, deadline, interrupted, ignored)) return false;
+    block(lock, deadline);
+  }
+}
+
+Collected JobWindow::oldest(Owner owner) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  Collected o;
+  for (std::size_t a = 0; a < jobs_.size(); ++a) {
+    const Job& j = jobs_[a];
+    if (j.state == SlotState::kInFlight && j.owner == owner && (o.slot == kNone || j.seq < o.seq)) {
+      o.slot = a;
+      o.seq = j.seq;
+      o.tag = j.tag;
+      o.t_submit = j.t_submit;
+      o.t_started = j.t_started;
+    }
+  }
+  return o;
+}
+
+std::vector<std::size_t> JobWindow::drain(Clock::time_point deadline, const Interrupt& interrupted) {
+  Lock lock(mutex_);
+  Collected ignored;
+  std::vector<std::size_t> running;
+  for (;;) {
+    running.clear();
+    // All of them run at once on the device: one wait per round (a slice at most), the rest polled.
+    bool waited = false;
+    for (std::size_t k = 0; k < jobs_.size(); ++k) {
+      Job& j = jobs_[k];
+      if (j.state != SlotState::kInFlight && j.state != SlotState::kAbandoned) continue;
+      j.state = SlotState::kAbandoned;  // nobody collects it any more
+      j.owner = 0;
+      if (j.claimed) {
+        running.push_back(k);
+        continue;
+      }
+      j.claimed = true;
+      const microseconds timeout = waited ? microseconds{0} : slice_until(deadline);
+      waited = true;
+      lock.unlock();
+      const Status s = engine_.wait(*slots_[k], timeout);
+      lock.lock();
+      j.claimed = false;
+      if (s.code == Status::Code::kPending) {
+        running.push_back(k);
+      } else {
+        forget_report(k);
+        j.state = SlotState::kIdle;
+      }
+    }
+    if (running.empty()) {
+      free_.clear();
+      for (std::size_t k = 0; k < jobs_.size(); ++k) {
+        if (jobs_[k].state == SlotState::kIdle) free_.push_back(k);
+      }
+      return running;
+    }
+    if (!sliced(lock, deadline, interrupted, ignored)) return running;
+    if (!waited) block(lock, deadline);
+  }
+}
+
+void JobWindow::set_spin(std::chrono::microseconds limit) {
+  if (limit < microseconds{0}) throw std::invalid_argument("the spin limit must be >= 0");
+  const std::lock_guard<std::mutex> lock(mutex_);
+  spin_ns_ = reports_ ? std::chrono::nanoseconds(limit).count() : 0;
+}
+
+}  // namespace vart_async::core
