@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from vart_async._engines import ENGINES, EngineStatus
+from vart_async._engines import EngineStatus
 from vart_async._engines import status as _engine_status
 from vart_async._errors import (
     EngineError,
@@ -22,6 +22,7 @@ from vart_async._errors import (
     VartAsyncError,
     WaitTimeoutError,
 )
+from vart_async._registry import names as _engine_names
 from vart_async.results import RunResult
 from vart_async.session import DEFAULT_SPIN_US, Job, Session, SlotView, TensorSpec
 
@@ -70,4 +71,4 @@ def open(
 
 def available_engines() -> dict[str, EngineStatus]:
     """Every engine, whether it can be used here, and whether it is emulated."""
-    return {name: _engine_status(name) for name in ENGINES}
+    return {name: _engine_status(name) for name in _engine_names()}
