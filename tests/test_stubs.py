@@ -10,18 +10,20 @@ from pathlib import Path
 import pytest
 
 import vart_async
+from vart_async import _registry
 
 pytest.importorskip("mypy", reason="mypy is a test dependency")
 
 
 def _modules() -> list[str]:
-    mods = ["vart_async._core", "vart_async._vart"]
-    if (
-        importlib.util.find_spec("vart_async._openvino") is not None
-        and vart_async.available_engines()["openvino"].available
-    ):
-        mods.append("vart_async._openvino")
-    return mods
+    """_core, and every registered engine's module this build has and can load (test_engines.py
+    requires the VART one)."""
+    available = vart_async.available_engines()
+    return ["vart_async._core"] + [
+        r.module
+        for r in _registry.records()
+        if importlib.util.find_spec(r.module) is not None and available[r.name].available
+    ]
 
 
 @pytest.mark.parametrize("module", _modules())

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from vart_async._completion import Job, QueuedJob
-from vart_async._engines import ENGINES, EngineStatus
+from vart_async._engines import EngineStatus
 from vart_async._engines import status as _engine_status
 from vart_async._errors import (
     EngineError,
@@ -23,6 +23,7 @@ from vart_async._errors import (
     VartAsyncError,
     WaitTimeoutError,
 )
+from vart_async._registry import names as _engine_names
 from vart_async.results import RunResult
 from vart_async.session import DEFAULT_SPIN_US, Session, SlotView, TensorSpec
 
@@ -72,4 +73,4 @@ def open(
 
 def available_engines() -> dict[str, EngineStatus]:
     """Every engine, whether it can be used here, and whether it is emulated."""
-    return {name: _engine_status(name) for name in ENGINES}
+    return {name: _engine_status(name) for name in _engine_names()}

@@ -1,25 +1,18 @@
-"""Finding, choosing and lazily loading engine modules. Nothing here runs at import time."""
+"""Finding, choosing and lazily loading engine modules, as the registry (`_registry`) describes them.
+
+Nothing here runs at import time, and nothing here names an engine.
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from vart_async import _registry
 from vart_async._errors import EngineError, EngineUnavailableError, ModelNotFoundError
-
-ENGINES = ("vart", "openvino")
-
-_HOW_TO: dict[str, str] = {
-    "vart": (
-        "this build of vart_async has no VART engine (it was built with VART_ASYNC_VART=OFF); "
-        "rebuild with the default settings, or inside the Vitis AI SDK environment for the board"
-    ),
-    "openvino": "install the OpenVINO runtime: pip install 'vart-async[openvino]'",
-}
 
 
 @dataclass(frozen=True)
@@ -32,35 +25,10 @@ class EngineStatus:
     detail: str
 
 
-def _import_vart() -> ModuleType:
-    try:
-        return importlib.import_module("vart_async._vart")
-    except ImportError as e:
-        if "No module named" in str(e):
-            raise EngineUnavailableError(f"VART engine unavailable: {_HOW_TO['vart']}") from None
-        # Built against the real SDK, but libvart-ml is not on this machine.
-        raise EngineUnavailableError(
-            f"VART engine unavailable: libvart-ml could not be loaded ({e}). On the board, set "
-            "LD_LIBRARY_PATH to include the vart_ml/lib folder of the Vitis AI wheels (see docs/board.md)."
-        ) from None
-
-
-def _import_openvino() -> ModuleType:
-    try:
-        from vart_async import _openvino_loader
-    except ImportError:
-        raise EngineUnavailableError(f"OpenVINO engine unavailable: {_HOW_TO['openvino']}") from None
-    return _openvino_loader.load()
-
-
-_LOADERS = {"vart": _import_vart, "openvino": _import_openvino}
-
-
 def load(name: str) -> ModuleType:
     """Imports the engine module `name` (raises EngineUnavailableError saying how to get it)."""
-    if name not in _LOADERS:
-        raise ValueError(f"unknown engine {name!r}: choose one of auto, {', '.join(ENGINES)}")
-    return _LOADERS[name]()
+    record = _registry.get(name)
+    return (record.loader or _registry.import_engine)(record)
 
 
 def status(name: str) -> EngineStatus:
@@ -71,26 +39,27 @@ def status(name: str) -> EngineStatus:
     emulated = bool(getattr(module, "EMULATED", False))
     detail = getattr(module, "DESCRIPTION", "")
     if not detail:
-        detail = "VART-ML emulator (no NPU)" if emulated else name
+        record = _registry.get(name)
+        detail = (record.emulated_detail or f"{record.title} emulator (no NPU)") if emulated else name
     return EngineStatus(name, True, emulated, detail)
 
 
 def choose(model: str | os.PathLike[str], engine: str) -> str:
     """The engine for `model`: as asked, or by the model's kind when engine='auto'."""
     if engine != "auto":
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}: choose one of auto, {', '.join(ENGINES)}")
-        return engine
+        return _registry.get(engine).name
     path = Path(model)
     suffix = path.suffix.lower()
-    if suffix in (".onnx", ".xml"):
-        return "openvino"
-    if suffix in (".json", ".rai") or path.is_dir():
-        return "vart"
-    raise ValueError(
-        f"cannot tell which engine runs {str(model)!r}: use engine='vart' (.rai, model cache "
-        "directory, emulator .json descriptor) or engine='openvino' (.onnx, .xml)"
-    )
+    for record in _registry.records():
+        if suffix in record.suffixes:
+            return record.name
+    if path.is_dir():
+        for record in _registry.records():
+            if record.directories:
+                return record.name
+    uses = [f"engine={r.name!r} ({r.describe_models()})" for r in _registry.records()]
+    choices = " or ".join([", ".join(uses[:-1]), uses[-1]] if len(uses) > 1 else uses)
+    raise ValueError(f"cannot tell which engine runs {str(model)!r}: use {choices}")
 
 
 def create(
@@ -103,9 +72,8 @@ def create(
     name = choose(path, engine)
     module = load(name)
     native_options = {str(k): _option_text(v) for k, v in options.items()}
-    if name == "openvino":
-        # As benchmark_app forwards -nireq: the hint sizes streams for the requests we keep in flight.
-        native_options.setdefault("num_requests", str(jobs))
+    for key, value in _registry.get(name).defaults(jobs).items():
+        native_options.setdefault(key, _option_text(value))
     try:
         return name, module.create(path, native_options)
     except ValueError:

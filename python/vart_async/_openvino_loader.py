@@ -12,9 +12,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from vart_async import _registry
 from vart_async._errors import EngineUnavailableError
-
-_INSTALL_HINT = "install the OpenVINO runtime: pip install 'vart-async[openvino]'"
 
 
 def _release(version: str) -> str:
@@ -43,7 +42,7 @@ def load() -> ModuleType:
     try:
         openvino = importlib.import_module("openvino")
     except ImportError:
-        raise EngineUnavailableError(f"OpenVINO engine unavailable: {_INSTALL_HINT}") from None
+        raise _registry.unavailable(_registry.get("openvino")) from None
 
     built = _built_release()
     if built is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _engines, _ifm, _report
+from vart_async import _engines, _ifm, _registry, _report
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
 from vart_async.session import Session
@@ -26,12 +26,6 @@ from vart_async.session import Session
 DEFAULT_ITERATIONS = 10
 MODE_DRY_RUN = "Mode               : dry-run (no IFM/OFM file I/O; random IFM fill)"
 MODE_BENCHMARK = "Mode               : benchmark (timed infer, no OFM file writes, sync pass enabled)"
-# Engine options given by flags: option name -> flag. Each belongs to one engine only.
-OPENVINO_FLAGS = {
-    k: "--" + k.replace("_", "-")
-    for k in ("device", "hint", "streams", "threads", "precision", "cache_dir", "shape")
-}
-VART_FLAGS = {"input_tensor_type": "--input-tensor-type", "output_tensor_type": "--output-tensor-type"}
 
 
 class Failure(Exception):
@@ -79,13 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("-d", "--dry-run", action="store_true", help="random IFM; no IFM read, no OFM writes")
     s.add_argument("--benchmark", action="store_true", help="time an async and a sync pass; no OFM writes")
-    s.add_argument("--model-path", metavar="PATH", help=".rai / model dir / .json (vart), .onnx / .xml")
+    s.add_argument("--model-path", metavar="PATH", help=_model_kinds())
     s.add_argument("--input-binary", "--input_binary", dest="input_binary", metavar="PATH", help="IFM file")
-    s.add_argument("--input-tensor-type", metavar="HW|CPU", help="vart: input tensor type (default HW)")
-    s.add_argument("--output-tensor-type", metavar="HW|CPU", help="vart: output tensor type (default HW)")
     b = p.add_argument_group("benchmark options")
     b.add_argument("--jobs", type=int, default=2, metavar="K", help="jobs in flight (default 2)")
-    b.add_argument("--engine", default="auto", choices=("auto", "vart", "openvino"), help="default: auto")
+    b.add_argument("--engine", default="auto", choices=("auto", *_registry.names()), help="default: auto")
     b.add_argument("-t", "--time", type=float, metavar="S", help="run S seconds (with -n: both limits)")
     b.add_argument("--warmup", type=int, metavar="N", help="unmeasured jobs before a pass (default K)")
     b.add_argument("--wait-timeout", type=float, default=30.0, metavar="S", help="per job (default 30)")
@@ -101,38 +93,61 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeline", metavar="PNG", help="per-slot timeline of the measured jobs")
     g.add_argument("--plot-latency", metavar="PNG", help="latency histogram with p50/p90/p99")
     g.add_argument("--plot", metavar="PNG", help="with --sweep-jobs: throughput and p99 against jobs")
-    o = p.add_argument_group("OpenVINO engine options")
-    o.add_argument("--device", help="device (default CPU)")
-    o.add_argument("--hint", choices=("throughput", "latency", "none"), help="performance hint")
-    o.add_argument("--streams", type=int, metavar="N", help="streams (implies --hint none)")
-    o.add_argument("--threads", type=int, metavar="N", help="inference threads (implies --hint none)")
-    o.add_argument("--precision", choices=("f32", "bf16", "f16"), help="inference precision")
-    o.add_argument("--cache-dir", metavar="DIR", help="model cache directory")
-    o.add_argument("--shape", help="e.g. [1,3,224,224] or name:[1,3,224,224]")
+    _add_engine_flags(p, [s, b, g])
     return p
+
+
+def _model_kinds() -> str:
+    """`--model-path` help: `.rai / .json / model dir (vart), .onnx / .xml (openvino)`."""
+    kinds = [
+        " / ".join(r.suffixes + (("model dir",) if r.directories else ())) + f" ({r.name})"
+        for r in _registry.records()
+    ]
+    return ", ".join(kinds)
+
+
+def _add_engine_flags(p: argparse.ArgumentParser, tool_groups: list[argparse._ArgumentGroup]) -> None:
+    """Every engine's option flags, from the registry, in the --help group its record names: one of
+    the tool's own (their flags come first), or a group of its own after them."""
+    groups = {str(group.title): group for group in tool_groups}
+    for record in _registry.records():
+        title = record.cli_group or f"{record.title} engine options"
+        if title not in groups:
+            groups[title] = p.add_argument_group(title)
+        for o in record.options:
+            typed: dict[str, Any] = {"type": o.type} if o.type is not None else {}
+            groups[title].add_argument(
+                o.flag, dest=o.key, choices=o.choices, metavar=o.metavar, help=o.help, **typed
+            )
 
 
 def default_model(engine: str = "auto") -> tuple[Path, str]:
     """The embedded model run without --model-path, and its engine.
 
-    default_cnn.onnx on OpenVINO (a real runtime) when that engine is available, else the resnet50_int8
-    emulator descriptor on the VART engine (the VART-ML emulator stands in for the NPU).
+    With engine="auto", the default model of the highest-ranked engine (the registry's default_rank)
+    that is available here, else that of the lowest-ranked one: today default_cnn.onnx on OpenVINO
+    (a real runtime) when that engine is available, else the resnet50_int8 emulator descriptor on the
+    VART engine (the VART-ML emulator stands in for the NPU).
     """
     models = Path(str(resources.files("vart_async") / "models"))
-    onnx = models / "default_cnn.onnx"
-    if engine == "openvino" or (
-        engine == "auto" and onnx.is_file() and vart_async.available_engines()["openvino"].available
-    ):
-        return onnx, "openvino"
-    return models / "resnet50_int8.emu.json", "vart"
-
-
-def _tensor_type(flag: str, raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    if raw.upper() not in ("HW", "CPU"):
-        raise Failure(f"[ERROR] {flag} must be 'HW' or 'CPU' (got '{raw}').")
-    return raw.upper()
+    if engine != "auto":
+        record = _registry.get(engine)
+        if record.default_model is None:
+            raise Failure(
+                f"Error: the {engine} engine has no embedded default model: give one with --model-path"
+            )
+        return models / record.default_model, engine
+    ranked = sorted(
+        ((r.default_rank, r.name, r.default_model) for r in _registry.records() if r.default_model),
+        key=lambda entry: -entry[0],
+    )
+    *preferred, (_, fallback, model) = ranked
+    if preferred:
+        engines = vart_async.available_engines()
+        for _, name, file in preferred:
+            if (models / file).is_file() and engines[name].available:
+                return models / file, name
+    return models / model, fallback
 
 
 class Bench:
@@ -169,8 +184,7 @@ class Bench:
             )
         if dry_run:
             self.say(MODE_DRY_RUN, "")
-        in_type = _tensor_type("--input-tensor-type", a.input_tensor_type)
-        out_type = _tensor_type("--output-tensor-type", a.output_tensor_type)
+        given = self._given_options()
         if a.benchmark:
             self.say(MODE_BENCHMARK, "")
         shown = f"{model} (embedded default model: no --model-path given)" if default else model
@@ -183,7 +197,7 @@ class Bench:
             engine = _engines.choose(model, engine)
         except ValueError as e:
             raise Failure(f"Error: {e}") from None
-        options = self._engine_options(engine, in_type, out_type)
+        options = self._engine_options(engine, given)
         with self._open(model, engine, a.jobs, options) as session:
             self.say(_report.kv("Engine", _report.engine_text(session)))
             ifm = self._load_ifm(session, dry_run, ifm_path)
@@ -227,22 +241,34 @@ class Bench:
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise Failure(f"[ERROR] {flag} must be a number of seconds > 0 (got {value:g}).")
 
-    def _engine_options(self, engine: str, in_type: str | None, out_type: str | None) -> dict[str, Any]:
-        a = self.a
-        given = {k: getattr(a, k) for k in OPENVINO_FLAGS if getattr(a, k) is not None}
-        given.update(
-            {k: v for k, v in (("input_tensor_type", in_type), ("output_tensor_type", out_type)) if v}
-        )
-        own = OPENVINO_FLAGS if engine == "openvino" else VART_FLAGS
+    def _given_options(self) -> dict[str, Any]:
+        """The engine options given as flags, whichever engine they belong to, each checked in
+        registry order (before the model is looked at, as the sample checks its tensor types)."""
+        given: dict[str, Any] = {}
+        for record in _registry.records():
+            for o in record.options:
+                value = getattr(self.a, o.key, None)
+                if value is None:
+                    continue
+                if o.check is not None:
+                    try:
+                        value = o.check(value)
+                    except ValueError as e:
+                        raise Failure(f"[ERROR] {o.flag} {e}") from None
+                given[o.key] = value
+        return given
+
+    def _engine_options(self, engine: str, given: dict[str, Any]) -> dict[str, Any]:
+        """`given` when every option in it is one of `engine`'s (its defaults are the registry's,
+        applied when the engine is created)."""
+        own = {o.key for o in _registry.get(engine).options}
         for key in given:
             if key not in own:
-                other = "vart" if engine == "openvino" else "openvino"
+                owner, option = _registry.option_owner(key)
                 raise Failure(
-                    f"Error: {(OPENVINO_FLAGS | VART_FLAGS)[key]} is an option of the {other} engine; "
+                    f"Error: {option.flag} is an option of the {owner.name} engine; "
                     f"this run uses the {engine} engine"
                 )
-        if engine == "vart":
-            given = {"input_tensor_type": in_type or "HW", "output_tensor_type": out_type or "HW"}
         return given
 
     def _open(self, model: str, engine: str, jobs: int, options: dict[str, Any]) -> Session:

@@ -1,0 +1,197 @@
+"""The engine registry: one record per engine, the only place on the Python side that names engines.
+
+The loader, engine="auto", the install hints, `available_engines()`, the CLI's --engine choices and
+engine flags, and the options an engine gets by default all read these records, so adding an engine
+is its C++ side plus one record in RECORDS (docs/extending.md).
+
+Records are looked up when used, never copied at import time: a test can add one with
+`monkeypatch.setitem(RECORDS, ...)` and every consumer sees it. Nothing here imports an engine
+module (`import vart_async` must work with no runtime installed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from vart_async._errors import EngineUnavailableError
+
+
+@dataclass(frozen=True)
+class EngineOption:
+    """An engine option the CLI offers as a flag: `key` is the option's name (the engine's, and the
+    flag's argparse dest), the flag is `--` + key with dashes. Flags belong to one engine only."""
+
+    key: str
+    help: str
+    metavar: str | None = None
+    type: Callable[[str], Any] | None = None  # argparse's type=
+    choices: tuple[str, ...] | None = None
+    # Checks and normalises the flag's text after parsing, so that its message comes out in the
+    # sample's `[ERROR] <flag> ...` form and order; raises ValueError("<rest of the message>").
+    check: Callable[[str], str] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+
+def _no_defaults(jobs: int) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class EngineRecord:
+    """Everything the Python side knows about one engine."""
+
+    name: str  # engine="<name>", --engine <name>; what sessions and reports call it
+    title: str  # in messages: "<title> engine unavailable: ...", "<title> engine options"
+    module: str  # its extension module (csrc/py/module_<name>.cpp), shipped with a .pyi stub
+    install_hint: str  # how to get the engine when its module is not in this build
+    suffixes: tuple[str, ...] = ()  # model suffixes (lower case) that engine="auto" gives it
+    directories: bool = False  # engine="auto" gives it models that are directories
+    models: str = ""  # what it runs, in the "cannot tell" message (default: its suffixes)
+    options: tuple[EngineOption, ...] = ()  # the CLI's flags for it (the API takes any option)
+    cli_group: str = ""  # the --help group of its flags (default: "<title> engine options")
+    # Options the engine gets unless the caller gave them, from the number of job slots.
+    defaults: Callable[[int], Mapping[str, Any]] = _no_defaults
+    # Imports the module or raises EngineUnavailableError; None: import_engine().
+    loader: Callable[[EngineRecord], ModuleType] | None = None
+    default_model: str | None = None  # an embedded model (vart_async/models/) for the CLI
+    # Without a model the CLI runs the default model of the highest-ranked available engine; the
+    # lowest-ranked one is the fallback, taken without asking (its error then says what is missing).
+    default_rank: int = 0
+    emulated_detail: str = ""  # status detail of an emulated engine whose module has no DESCRIPTION
+
+    def describe_models(self) -> str:
+        return self.models or ", ".join(self.suffixes + (("directory",) if self.directories else ()))
+
+
+def unavailable(record: EngineRecord, why: str | None = None) -> EngineUnavailableError:
+    return EngineUnavailableError(f"{record.title} engine unavailable: {why or record.install_hint}")
+
+
+def import_engine(record: EngineRecord) -> ModuleType:
+    """The default loader: imports the record's module; not built -> the install hint."""
+    try:
+        return importlib.import_module(record.module)
+    except ImportError as e:
+        if "No module named" in str(e):
+            raise unavailable(record) from None
+        raise unavailable(record, f"its module {record.module} did not load ({e})") from None
+
+
+# -- the engines --------------------------------------------------------------------------------------
+def _load_vart(record: EngineRecord) -> ModuleType:
+    try:
+        return importlib.import_module(record.module)
+    except ImportError as e:
+        if "No module named" in str(e):
+            raise unavailable(record) from None
+        # Built against the real SDK, but libvart-ml is not on this machine.
+        raise unavailable(
+            record,
+            f"libvart-ml could not be loaded ({e}). On the board, set LD_LIBRARY_PATH to include the "
+            "vart_ml/lib folder of the Vitis AI wheels (see docs/board.md).",
+        ) from None
+
+
+def _hw_or_cpu(text: str) -> str:
+    if text.upper() not in ("HW", "CPU"):
+        raise ValueError(f"must be 'HW' or 'CPU' (got '{text}').")
+    return text.upper()
+
+
+def _vart_defaults(jobs: int) -> dict[str, Any]:
+    # The sample's defaults, said here rather than left to the runtime so that every caller sees them.
+    return {"input_tensor_type": "HW", "output_tensor_type": "HW"}
+
+
+def _load_openvino(record: EngineRecord) -> ModuleType:
+    try:
+        from vart_async import _openvino_loader
+    except ImportError:
+        raise unavailable(record) from None
+    return _openvino_loader.load()
+
+
+def _openvino_defaults(jobs: int) -> dict[str, Any]:
+    # As benchmark_app forwards -nireq: the hint sizes streams for the requests we keep in flight.
+    return {"num_requests": jobs}
+
+
+RECORDS: dict[str, EngineRecord] = {
+    "vart": EngineRecord(
+        name="vart",
+        title="VART",
+        module="vart_async._vart",
+        install_hint=(
+            "this build of vart_async has no VART engine (it was built with VART_ASYNC_VART=OFF); "
+            "rebuild with the default settings, or inside the Vitis AI SDK environment for the board"
+        ),
+        suffixes=(".rai", ".json"),
+        directories=True,
+        models=".rai, model cache directory, emulator .json descriptor",
+        options=(
+            EngineOption(
+                "input_tensor_type", "vart: input tensor type (default HW)", "HW|CPU", check=_hw_or_cpu
+            ),
+            EngineOption(
+                "output_tensor_type", "vart: output tensor type (default HW)", "HW|CPU", check=_hw_or_cpu
+            ),
+        ),
+        cli_group="vart_infer_async options",  # the sample's own flags: shown with its other options
+        defaults=_vart_defaults,
+        loader=_load_vart,
+        default_model="resnet50_int8.emu.json",
+        default_rank=0,
+        emulated_detail="VART-ML emulator (no NPU)",
+    ),
+    "openvino": EngineRecord(
+        name="openvino",
+        title="OpenVINO",
+        module="vart_async._openvino",
+        install_hint="install the OpenVINO runtime: pip install 'vart-async[openvino]'",
+        suffixes=(".onnx", ".xml"),
+        options=(
+            EngineOption("device", "device (default CPU)"),
+            EngineOption("hint", "performance hint", choices=("throughput", "latency", "none")),
+            EngineOption("streams", "streams (implies --hint none)", "N", type=int),
+            EngineOption("threads", "inference threads (implies --hint none)", "N", type=int),
+            EngineOption("precision", "inference precision", choices=("f32", "bf16", "f16")),
+            EngineOption("cache_dir", "model cache directory", "DIR"),
+            EngineOption("shape", "e.g. [1,3,224,224] or name:[1,3,224,224]"),
+        ),
+        defaults=_openvino_defaults,
+        loader=_load_openvino,
+        default_model="default_cnn.onnx",  # a real runtime on a real CNN: preferred when available
+        default_rank=1,
+    ),
+}
+
+
+def records() -> tuple[EngineRecord, ...]:
+    return tuple(RECORDS.values())
+
+
+def names() -> tuple[str, ...]:
+    return tuple(RECORDS)
+
+
+def get(name: str) -> EngineRecord:
+    """The record of engine `name`; ValueError naming the engines there are."""
+    if name not in RECORDS:
+        raise ValueError(f"unknown engine {name!r}: choose one of auto, {', '.join(names())}")
+    return RECORDS[name]
+
+
+def option_owner(key: str) -> tuple[EngineRecord, EngineOption]:
+    """The engine whose CLI flags include option `key` (KeyError if none does)."""
+    for record in RECORDS.values():
+        for option in record.options:
+            if option.key == key:
+                return record, option
+    raise KeyError(key)
