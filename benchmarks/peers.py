@@ -171,6 +171,50 @@ def stream(session: vart_async.Session, frames: Sequence[np.ndarray], *, seconds
     return {"fps": n * session.batch_size / duration, "iterations": n, "duration_s": duration}
 
 
+def callbacks(session: vart_async.Session, frames: Sequence[np.ndarray], seconds: float) -> dict[str, Any]:
+    """session.submit(frame, callback=...) in a loop; the callback reads the output (as AsyncInferQueue's)."""
+    seen = [0, 0.0]
+
+    def on_done(outputs: list[np.ndarray], job: Any) -> None:
+        seen[0] += 1
+        seen[1] += float(outputs[0].flat[0])
+
+    n = 0
+    start = time.perf_counter()
+    for frame in _cycle_for(frames, seconds):
+        session.submit(frame, callback=on_done)
+        n += 1
+    session.wait_all()
+    duration = time.perf_counter() - start
+    if seen[0] != n:
+        raise RuntimeError(f"the callback saw {seen[0]} of {n} jobs")
+    return {"fps": n * session.batch_size / duration, "iterations": n, "duration_s": duration}
+
+
+def asyncio_tasks(session: vart_async.Session, frames: Sequence[np.ndarray], seconds: float,
+                  tasks: int = 64) -> dict[str, Any]:
+    """`tasks` concurrent coroutines, each awaiting session.infer_async(frame) in a loop."""
+    import asyncio
+
+    count = [0]
+
+    async def worker(i: int, deadline: float) -> None:
+        k = i
+        while time.perf_counter() < deadline:
+            await session.infer_async(frames[k % len(frames)])
+            count[0] += 1
+            k += tasks
+
+    async def main() -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i, start + seconds) for i in range(tasks)))
+        return time.perf_counter() - start
+
+    duration = asyncio.run(main())
+    return {"fps": count[0] * session.batch_size / duration, "iterations": count[0], "duration_s": duration,
+            "tasks": tasks}
+
+
 def fill(session: vart_async.Session) -> None:
     from vart_async.pytest_plugin import fill_random
 

@@ -135,12 +135,17 @@ bool JobWindow::reclaim(Lock& lock, std::size_t k) {
   return true;
 }
 
-bool JobWindow::sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out) {
-  if (Clock::now() >= deadline) {
+bool JobWindow::sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out,
+                       Clock::time_point& next_check) {
+  const auto now = Clock::now();
+  if (now >= deadline) {
     out.outcome = {StopReason::kWaitTimeout, "did not finish in time"};
     return false;
   }
-  if (interrupted) {
+  // Only a wait that has lasted a slice looks at the interrupt (which may take the GIL): short
+  // waits, the common case, cost nothing.
+  if (interrupted && now >= next_check) {
+    next_check = now + kWaitSlice;
     lock.unlock();
     const bool stop = interrupted();
     lock.lock();
@@ -157,9 +162,30 @@ void JobWindow::block(Lock& lock, Clock::time_point deadline) {
   changed_.wait_until(lock, std::min(deadline, now + kWaitSlice));
 }
 
+bool JobWindow::spin(Lock& lock, Clock::time_point t0, Clock::time_point deadline,
+                     const std::atomic<std::size_t>& counter, std::int64_t ewma_ns) {
+  // Adaptive spin-then-block: with short jobs a blocked thread's wake-up costs more than the job,
+  // so poll (yielding the core) while recent waits were shorter than the spin limit.
+  const auto until = std::min(deadline, t0 + std::chrono::nanoseconds(spin_ns_));
+  if (spin_ns_ <= 0 || ewma_ns > spin_ns_ || Clock::now() >= until) return false;
+  const std::size_t seen = counter.load(std::memory_order_acquire);
+  lock.unlock();
+  while (counter.load(std::memory_order_acquire) == seen && Clock::now() < until) std::this_thread::yield();
+  lock.lock();
+  return true;
+}
+
+void JobWindow::freed(std::size_t k, bool first) {
+  free_.insert(first ? free_.begin() : free_.end(), k);
+  frees_.fetch_add(1, std::memory_order_release);
+}
+
 std::size_t JobWindow::acquire(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
   Lock lock(mutex_);
+  const auto t0 = Clock::now();
+  Clock::time_point next_check = t0 + kWaitSlice;
   Collected ignored;
+  bool waited = false;
   for (;;) {
     check_taker(owner);
     std::size_t k = kNone;
@@ -176,10 +202,12 @@ std::size_t JobWindow::acquire(Owner owner, Clock::time_point deadline, const In
     if (k != kNone) {
       jobs_[k].state = SlotState::kReserved;
       jobs_[k].owner = owner;
+      if (waited) acquire_ewma_ns_ += (std::chrono::nanoseconds(Clock::now() - t0).count() - acquire_ewma_ns_) / 8;
       return k;
     }
-    if (!sliced(lock, deadline, interrupted, ignored)) return kNone;
-    block(lock, deadline);
+    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return kNone;
+    waited = true;
+    if (!spin(lock, t0, deadline, frees_, acquire_ewma_ns_)) block(lock, deadline);
   }
 }
 
@@ -207,7 +235,7 @@ void JobWindow::give_back(std::size_t k) {
     if (j.state != SlotState::kReserved) return;
     j.state = SlotState::kIdle;
     j.owner = 0;
-    free_.insert(free_.begin(), k);
+    freed(k, true);
   }
   changed_.notify_all();
 }
@@ -304,7 +332,7 @@ bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadlin
   if (j.state == SlotState::kAbandoned) {  // given up meanwhile: done now, so simply free
     j.state = SlotState::kIdle;
     j.owner = 0;
-    free_.push_back(k);
+    freed(k, false);
     return false;
   }
   j.state = SlotState::kCollected;
@@ -321,6 +349,7 @@ bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadlin
 
 Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline, const Interrupt& interrupted) {
   Lock lock(mutex_);
+  Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected out;
   const auto t0 = Clock::now();
   const bool spin_here = pick == Pick::kFirstDone && reports_;
@@ -331,17 +360,10 @@ Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline,
         wait_ewma_ns_ += (std::chrono::nanoseconds(Clock::now() - t0).count() - wait_ewma_ns_) / 8;
       }
       if (finish_wait(lock, k, deadline, out)) return out;
-    } else if (spin_here && spin_ns_ > 0 && wait_ewma_ns_ <= spin_ns_ && Clock::now() < t0 + std::chrono::nanoseconds(spin_ns_)) {
-      // Adaptive spin-then-block: with short jobs a blocked thread's wake-up costs more than the
-      // job, so poll (yielding the core) while recent waits were shorter than the spin limit.
-      const std::size_t seen = shared_->count.load(std::memory_order_acquire);
-      lock.unlock();
-      const auto until = std::min(deadline, t0 + std::chrono::nanoseconds(spin_ns_));
-      while (shared_->count.load(std::memory_order_acquire) == seen && Clock::now() < until) std::this_thread::yield();
-      lock.lock();
+    } else if (spin_here && spin(lock, t0, deadline, shared_->count, wait_ewma_ns_)) {
       continue;
     }
-    if (!sliced(lock, deadline, interrupted, out)) {
+    if (!sliced(lock, deadline, interrupted, out, next_check)) {
       const Collected late = [&] {
         Collected o;
         for (std::size_t a = 0; a < jobs_.size(); ++a) {
@@ -369,6 +391,7 @@ Collected JobWindow::collect_job(std::size_t k, std::uint64_t seq, Clock::time_p
                                  const Interrupt& interrupted) {
   check_slot(k);
   Lock lock(mutex_);
+  Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected out;
   for (;;) {
     Job& j = jobs_[k];
@@ -390,11 +413,11 @@ Collected JobWindow::collect_job(std::size_t k, std::uint64_t seq, Clock::time_p
       if (finish_wait(lock, k, deadline, out)) {
         j.state = SlotState::kIdle;
         j.owner = 0;
-        free_.push_back(k);
+        freed(k, false);
         return out;
       }
     }
-    if (!sliced(lock, deadline, interrupted, out)) {
+    if (!sliced(lock, deadline, interrupted, out, next_check)) {
       out.slot = k;
       out.seq = seq;
       return out;
@@ -411,7 +434,7 @@ void JobWindow::release(std::size_t k) {
     if (j.state != SlotState::kCollected) return;  // released already
     j.state = SlotState::kIdle;
     j.owner = 0;
-    free_.push_back(k);
+    freed(k, false);
   }
   changed_.notify_all();
 }
@@ -455,6 +478,7 @@ std::size_t JobWindow::held(Owner owner) const {
 
 bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
   Lock lock(mutex_);
+  Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected ignored;
   for (;;) {
     const bool any = std::any_of(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
@@ -462,7 +486,7 @@ bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Int
                                   j.state == SlotState::kCollected);
     });
     if (!any) return true;
-    if (!sliced(lock, deadline, interrupted, ignored)) return false;
+    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return false;
     block(lock, deadline);
   }
 }
@@ -485,6 +509,7 @@ Collected JobWindow::oldest(Owner owner) const {
 
 std::vector<std::size_t> JobWindow::drain(Clock::time_point deadline, const Interrupt& interrupted) {
   Lock lock(mutex_);
+  Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected ignored;
   std::vector<std::size_t> running;
   for (;;) {
@@ -521,7 +546,7 @@ std::vector<std::size_t> JobWindow::drain(Clock::time_point deadline, const Inte
       }
       return running;
     }
-    if (!sliced(lock, deadline, interrupted, ignored)) return running;
+    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return running;
     if (!waited) block(lock, deadline);
   }
 }

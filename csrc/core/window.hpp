@@ -200,7 +200,15 @@ class JobWindow {
   bool finish_wait(Lock& lock, std::size_t k, Clock::time_point deadline, Collected& out);
   void forget_report(std::size_t k);  // lock held
   void block(Lock& lock, Clock::time_point deadline);
-  bool sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out);
+  // Polls `counter` (lock released) until it changes, for at most the spin limit from t0, if
+  // recent waits (`ewma_ns`) were that short; false when it did not spin.
+  bool spin(Lock& lock, Clock::time_point t0, Clock::time_point deadline, const std::atomic<std::size_t>& counter,
+            std::int64_t ewma_ns);
+  void freed(std::size_t k, bool first);  // slot k joins free_ (first in line, or last); lock held
+  // False once `deadline` passed or `interrupted` fired (looked at from `next_check` on, once a
+  // slice), with the reason in out.outcome.
+  bool sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out,
+              Clock::time_point& next_check);
 
   Engine& engine_;
   std::vector<std::shared_ptr<Slot>> slots_;
@@ -214,7 +222,9 @@ class JobWindow {
   std::uint64_t next_seq_ = 0;
   std::atomic<Owner> next_owner_{kCallbacks + 1};
   std::int64_t spin_ns_ = 0;
-  std::int64_t wait_ewma_ns_ = 0;
+  std::int64_t wait_ewma_ns_ = 0;     // recent collect() waits for a report
+  std::int64_t acquire_ewma_ns_ = 0;  // recent acquire() waits for a free slot
+  std::atomic<std::size_t> frees_{0};  // slots freed so far (what a spinning acquire() watches)
 };
 
 }  // namespace vart_async::core

@@ -92,34 +92,6 @@ pb::dict stats_dict(const core::RunStats& s) {
   return d;
 }
 
-// The completion thread's sink: one GIL hand-over per batch. `deliver(batch)` gets a list of
-// (slot, done, reason, message); each collected slot is released before the GIL is let go, so that
-// whatever `deliver` woke (an event loop's waiters for a slot) finds it free.
-core::Pipeline::Sink make_sink(core::Pipeline& p, const pb::object& deliver) {
-  // The Python callable is dropped with the GIL held, whichever thread ends the completion thread.
-  std::shared_ptr<pb::object> fn(new pb::object(deliver), [](pb::object* o) {
-    const pb::gil_scoped_acquire gil;
-    delete o;
-  });
-  core::JobWindow* window = &p.window();
-  return [fn, window](const std::vector<core::Collected>& batch) {
-    const pb::gil_scoped_acquire gil;
-    try {
-      pb::list items(batch.size());
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        const core::Collected& c = batch[i];
-        items[i] = pb::make_tuple(c.slot, c.done, std::string(core::to_string(c.outcome.reason)), c.outcome.message);
-      }
-      (*fn)(items);
-    } catch (pb::error_already_set& e) {
-      e.discard_as_unraisable("vart_async completion thread");
-    }
-    for (const core::Collected& c : batch) {
-      if (c.done) window->release(c.slot);
-    }
-  };
-}
-
 }  // namespace
 
 void bind_pipeline(pb::module_& m) {
@@ -209,69 +181,6 @@ void bind_pipeline(pb::module_& m) {
           },
           pb::arg("slot"), pb::arg("seq"), pb::arg("timeout_us"),
           "Waits for job seq on slot k: (done, reason, message). Releases the GIL; Ctrl-C raises.")
-      .def(
-          "acquire",
-          [](PipelineHandle& h, std::int64_t timeout_ms) -> std::int64_t {
-            const PipelineHandle::InUse in_use(h);
-            core::Pipeline& p = in_use.pipeline();
-            const bool from_callback = p.on_completion_thread();
-            std::size_t k = core::kNone;
-            {
-              // Safe: waits for a slot in the core only; Ctrl-C is looked at once a slice.
-              const pb::gil_scoped_release release;
-              // From a callback, waiting would wait for the very thread that frees slots.
-              const auto deadline = from_callback ? core::Clock::now()
-                                                  : core::deadline_in(std::chrono::milliseconds(timeout_ms));
-              k = p.window().acquire(core::kCallbacks, deadline, python_signals());
-            }
-            if (k != core::kNone) return static_cast<std::int64_t>(k);
-            if (PyErr_Occurred() != nullptr) throw pb::error_already_set();
-            if (from_callback) {
-              throw std::logic_error("submit() from a callback with every slot busy would wait for the callback itself "
-                                     "to return: submit from another thread, or use more jobs");
-            }
-            return -1;
-          },
-          pb::arg("timeout_ms"),
-          "A free slot for a job with a callback, or -1 after the timeout. Releases the GIL; Ctrl-C raises.")
-      .def("give_back", [](PipelineHandle& h, std::size_t k) { h.get().window().give_back(k); }, pb::arg("slot"))
-      .def(
-          "submit_queued",
-          [](PipelineHandle& h, std::size_t k, std::int64_t busy_timeout_ms, const pb::object& deliver,
-             std::int64_t wait_timeout_ms) {
-            const PipelineHandle::InUse in_use(h);
-            core::Pipeline& p = in_use.pipeline();
-            if (p.completer_if_started() == nullptr) p.completer(make_sink(p, deliver), std::chrono::milliseconds(wait_timeout_ms));
-            core::Outcome o;
-            {
-              // Safe: retries "busy" in C++ only.
-              const pb::gil_scoped_release release;
-              o = p.window().submit(k, 0, core::deadline_in(std::chrono::milliseconds(busy_timeout_ms)));
-            }
-            return outcome_tuple(o);
-          },
-          pb::arg("slot"), pb::arg("busy_timeout_ms"), pb::arg("deliver"), pb::arg("wait_timeout_ms"),
-          "Submits acquired slot k for the completion thread, which calls deliver(batch). Releases the GIL.")
-      .def("release", [](PipelineHandle& h, std::size_t k) { h.get().window().release(k); }, pb::arg("slot"))
-      .def(
-          "wait_callbacks",
-          [](PipelineHandle& h, std::int64_t timeout_ms) {
-            const PipelineHandle::InUse in_use(h);
-            core::Pipeline& p = in_use.pipeline();
-            if (p.on_completion_thread()) {
-              throw std::logic_error("wait_all() from a callback would wait for the callback itself to return");
-            }
-            bool idle = false;
-            {
-              // Safe: waits in the core only; Ctrl-C is looked at once a slice.
-              const pb::gil_scoped_release release;
-              idle = p.window().wait_released(core::kCallbacks, core::deadline_in(std::chrono::milliseconds(timeout_ms)),
-                                              python_signals());
-            }
-            if (!idle && PyErr_Occurred() != nullptr) throw pb::error_already_set();
-            return idle;
-          },
-          pb::arg("timeout_ms"), "Waits until every job with a callback was delivered. Releases the GIL.")
       .def_property_readonly("on_completion_thread", [](PipelineHandle& h) { return h.get().on_completion_thread(); })
       .def(
           "set_spin", [](PipelineHandle& h, std::int64_t us) { h.get().set_spin(std::chrono::microseconds(us)); },

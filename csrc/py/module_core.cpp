@@ -4,10 +4,12 @@
 namespace vart_async::py {
 void bind_pipeline(pybind11::module_& m);
 void bind_stream(pybind11::module_& m);
+void bind_submit(pybind11::module_& m);
 }
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "vart_async native core (private). Use the vart_async package.";
   vart_async::py::bind_pipeline(m);
   vart_async::py::bind_stream(m);
+  vart_async::py::bind_submit(m);
 }

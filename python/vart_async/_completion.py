@@ -10,6 +10,7 @@ session nor the pipeline (the completion thread holds it), so dropping a session
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -125,7 +126,8 @@ class Deliveries:
 
     def __init__(self, slot_outputs: Sequence[Sequence[npt.NDArray[Any]]]) -> None:
         self._outputs = [tuple(o) for o in slot_outputs]
-        self._jobs: list[QueuedJob | None] = [None] * len(self._outputs)
+        self._jobs: dict[int, QueuedJob] = {}  # by tag: registered before the job is submitted
+        self._tags = itertools.count()
         self._cv = threading.Condition()
         self._pending: BaseException | None = None
         self._slot_waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
@@ -136,11 +138,14 @@ class Deliveries:
         self.thread_id: int | None = None
 
     # -- the caller's side --------------------------------------------------------------------------
-    def add(self, job: QueuedJob) -> None:
-        self._jobs[job.slot] = job
+    def add(self, job: QueuedJob) -> int:
+        """Registers a job about to be submitted; returns its tag."""
+        tag = next(self._tags)
+        self._jobs[tag] = job
+        return tag
 
-    def remove(self, slot: int) -> None:
-        self._jobs[slot] = None
+    def remove(self, tag: int) -> None:
+        self._jobs.pop(tag, None)
 
     def raise_pending(self) -> None:
         """Raises the stored callback/job error once, then forgets it."""
@@ -173,15 +178,15 @@ class Deliveries:
         await asyncio.wait([waiter], timeout=0.05)
 
     # -- the completion thread ----------------------------------------------------------------------
-    def __call__(self, batch: list[tuple[int, bool, str, str]]) -> None:
+    def __call__(self, batch: list[tuple[int, int, bool, str, str]]) -> None:
         self.thread_id = threading.get_ident()
         for_loops: dict[asyncio.AbstractEventLoop, list[tuple[QueuedJob, Outputs | None]]] = {}
         finished: list[QueuedJob] = []
-        for slot, done, reason, message in batch:
-            job = self._jobs[slot]
-            self._jobs[slot] = None
+        for slot, tag, done, reason, message in batch:
+            job = self._jobs.pop(tag, None)
             if job is None:
                 continue
+            job.slot = slot
             finished.append(job)
             if not (done and reason == "finished"):
                 what = "failed" if done else "was given up"

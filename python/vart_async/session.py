@@ -130,8 +130,10 @@ class Session:
         )
         self._busy_timeout_ms = math.ceil(DEFAULT_WAIT_TIMEOUT_S * 1000)
         self._wait_timeout_ms = math.ceil(DEFAULT_WAIT_TIMEOUT_S * 1000)
-        # Where the completion thread delivers callback jobs (made with the first of them).
+        # Where the completion thread delivers callback jobs, and the native side of submitting
+        # them (both made with the first of them).
         self._board: Deliveries | None = None
+        self._sub: Any = None
 
     # -- lifetime ---------------------------------------------------------------------------------
     @property
@@ -289,38 +291,51 @@ class Session:
         """Callback errors raised while an earlier one was still pending (only counted)."""
         return 0 if self._board is None else self._board.errors_dropped
 
-    def _deliveries(self) -> Deliveries:
-        if self._board is None:
-            self._board = Deliveries([slot.outputs for slot in self.slots])
-        return self._board
+    def _submitter(self) -> tuple[Any, Deliveries]:
+        if self._board is None or self._sub is None:
+            board = Deliveries([slot.outputs for slot in self.slots])
+            self._sub = _core.Submitter(self._native(), board, self._wait_timeout_ms)
+            self._board = board
+        return self._sub, self._board
 
     def _queued(self, inputs: Any, callback: Callback | None, userdata: Any, busy_ms: int) -> QueuedJob:
-        pipe = self._native()
-        board = self._deliveries()
+        self._native()
+        _, board = self._submitter()
         board.raise_pending()
-        k = pipe.acquire(busy_ms)  # waits for a free slot (GIL released; Ctrl-C raises)
-        if k < 0:
+        job = QueuedJob(board, -1, callback, userdata)
+        if not self._submit_job(job, inputs, busy_ms, busy_ms):
             raise WaitTimeoutError(f"no slot came free within {busy_ms} ms")
-        job = QueuedJob(board, k, callback, userdata)
-        self._submit_acquired(job, inputs, busy_ms)
         return job
 
     def _stage(self, slot: int, inputs: Any) -> None:
         _staging.stage(self.slots[slot].inputs, inputs, self.inputs)
 
-    def _submit_acquired(self, job: QueuedJob, inputs: Any, busy_ms: int) -> None:
-        pipe, board, k = self._pipe, self._deliveries(), job.slot
+    def _submit_job(self, job: QueuedJob, inputs: Any, acquire_ms: int, busy_ms: int) -> bool:
+        """Submits `job` on a free slot (waiting up to acquire_ms for one); False when none came."""
+        sub, board = self._submitter()
+        tag = board.add(job)  # before submission: the job may finish before we return
         try:
-            self._stage(k, inputs)
+            # A frame that matches the slot: slot, copy and submission in one native call.
+            k, reason, message = sub.submit(inputs, tag, acquire_ms, busy_ms)
+            if k == -1:
+                k = sub.acquire(acquire_ms)
+                if k >= 0:
+                    try:
+                        self._stage(k, inputs)
+                    except BaseException:
+                        sub.give_back(k)
+                        raise
+                    reason, message = sub.submit_slot(k, tag, busy_ms)
         except BaseException:
-            pipe.give_back(k)
+            board.remove(tag)
             raise
-        board.add(job)
-        reason, message = pipe.submit_queued(k, busy_ms, board, self._wait_timeout_ms)
-        if reason != "finished":
-            board.remove(k)
-            pipe.give_back(k)
+        if k < 0 or reason != "finished":
+            board.remove(tag)
+            if k < 0:
+                return False
             raise error_for(reason, f"submission on slot {k} was refused: {message}")
+        job.slot = k
+        return True
 
     def wait_all(self) -> None:
         """Waits for every job from submit(inputs); raises a pending callback or job error.
@@ -328,9 +343,10 @@ class Session:
         Releases the GIL; Ctrl-C raises. From inside a callback it raises RuntimeError (it would
         wait for the callback itself).
         """
-        if self._board is None:
+        if self._board is None or self._sub is None:
             return
-        self._native().wait_callbacks(FOREVER_US // 1000)
+        self._native()
+        self._sub.wait_all(FOREVER_US // 1000)
         self._board.raise_pending()
 
     def stream(
@@ -379,12 +395,12 @@ class Session:
         accounted for; a closed event loop does not stop the session's completion thread.
         """
         loop = asyncio.get_running_loop()
-        pipe = self._native()
-        board = self._deliveries()
-        while (k := pipe.acquire(0)) < 0:  # all slots busy: wait off the loop's thread
-            await board.slot_freed(loop)
+        self._native()
+        _, board = self._submitter()
         fut: asyncio.Future[list[npt.NDArray[Any]]] = loop.create_future()
-        self._submit_acquired(QueuedJob(board, k, None, None, fut), inputs, self._busy_timeout_ms)
+        job = QueuedJob(board, -1, None, None, fut)
+        while not self._submit_job(job, inputs, 0, self._busy_timeout_ms):
+            await board.slot_freed(loop)  # all slots busy: the next delivered batch frees some
         return await fut
 
 
