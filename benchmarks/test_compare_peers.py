@@ -125,7 +125,7 @@ def cnn_session(openvino_engine):
     from importlib import resources
 
     model = resources.files("vart_async") / "models" / "default_cnn.onnx"
-    with vart_async.open(str(model), jobs=2, **{"streams": 2, "threads": 2, "hint": "none", "precision": "f32"}) as s:
+    with vart_async.open(str(model), jobs=2, streams=2, threads=2, hint="none", precision="f32") as s:
         yield s
 
 

@@ -187,7 +187,8 @@ def test_callback_exception_is_raised_once_with_its_type(descriptor):
 def test_failed_queued_job_is_reported(descriptor):
     # Job 2 fails after 200 ms: all three are submitted before (a failure already delivered is
     # raised by the next submit, as a callback error is).
-    with vart_async.open(descriptor(faults={"fail_jobs": [2], "stall_jobs": [2], "stall_ms": 200}), jobs=2) as s:
+    faults = {"fail_jobs": [2], "stall_jobs": [2], "stall_ms": 200}
+    with vart_async.open(descriptor(faults=faults), jobs=2) as s:
         frames = _frames(s, 3)
         jobs = [s.submit(f) for f in frames]
         with pytest.raises(vart_async.JobFailedError):
