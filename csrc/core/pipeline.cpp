@@ -121,7 +121,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
 
   RunStats st;
   const std::size_t n_slots = slots_.size();
-  if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, 1U << 20)));
+  if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, opt.max_records)));
   const auto t0 = Clock::now();
   const auto ns = [t0](Clock::time_point t) { return static_cast<std::int64_t>((t - t0).count()); };
   const Clock::time_point time_end = saturating_add(t0, opt.time_limit_s);
@@ -130,7 +130,12 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
   st.completion_order = by_completion;
   const auto pick = by_completion ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
 
-  std::vector<std::size_t> rec_of(n_slots, kNone);  // index in st.jobs of the slot's job in flight
+  // The record of each slot's job in flight: an index into st.jobs, or (past max_records) its
+  // scratch record, which is counted but not kept.
+  constexpr std::size_t kScratch = kNone - 1;
+  std::vector<std::size_t> rec_of(n_slots, kNone);
+  std::vector<JobRecord> scratch(n_slots);
+  auto rec_for = [&](std::size_t k) -> JobRecord& { return rec_of[k] == kScratch ? scratch[k] : st.jobs[rec_of[k]]; };
   std::size_t in_flight = 0;
   bool stopped = false;                  // a problem or cancel: no more submissions
   Clock::time_point drain_by = far;      // after a cancel: when the jobs in flight are given up
@@ -152,11 +157,12 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     progress_completed_.store(st.completed, std::memory_order_relaxed);
   };
   auto record = [&](const Collected& c) {  // a collected job: its slot goes back to the window
-    JobRecord& rec = st.jobs[rec_of[c.slot]];
+    JobRecord& rec = rec_for(c.slot);
     rec_of[c.slot] = kNone;
     --in_flight;
     rec.t_submit = ns(c.t_submit), rec.t_started = ns(c.t_started), rec.t_done = ns(c.t_done);
     st.wall_ns = std::max(st.wall_ns, rec.t_done);
+    if (c.outcome.ok()) st.latency.add(rec.t_done - rec.t_submit);
     rec.outcome = c.outcome.ok() ? JobOutcome::kCompleted : JobOutcome::kFailed;
     ++(c.outcome.ok() ? st.completed : st.failed);
     if (!c.outcome.ok()) stop_with(c.outcome.reason, "job " + std::to_string(rec.seq) + " failed: " + c.outcome.message);
@@ -190,9 +196,16 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
                                 : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
         break;
       }
-      rec_of[k] = st.jobs.size();
-      st.jobs.push_back(JobRecord{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled,
-                                  ns(Clock::now()), ns(Clock::now()), -1});
+      const JobRecord rec{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()),
+                          ns(Clock::now()), -1};
+      if (st.jobs.size() < opt.max_records) {
+        rec_of[k] = st.jobs.size();
+        st.jobs.push_back(rec);
+      } else {
+        rec_of[k] = kScratch;
+        scratch[k] = rec;
+        ++st.records_dropped;
+      }
       st.max_in_flight = std::max(st.max_in_flight, ++in_flight);
       if (opt.sync) record(sync_job);
     }
@@ -216,7 +229,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     // freed or reused while the runtime may still use it).
     const bool cancelled = c.outcome.reason == StopReason::kCancelled || drain_by != far;
     if (!cancelled) {
-      stop_with(StopReason::kWaitTimeout, "job " + std::to_string(st.jobs[rec_of[c.slot]].seq) +
+      stop_with(StopReason::kWaitTimeout, "job " + std::to_string(rec_for(c.slot).seq) +
                                               " did not finish within " + ms_text(opt.wait_timeout));
     }
     for (std::size_t k = 0; k < n_slots; ++k) {
@@ -227,7 +240,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
         continue;
       }
       w.abandon(k);
-      JobRecord& rec = st.jobs[rec_of[k]];
+      JobRecord& rec = rec_for(k);
       rec_of[k] = kNone;
       --in_flight;
       const bool timed_out = !cancelled && k == c.slot;

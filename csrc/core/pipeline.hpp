@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/engine.hpp"
+#include "core/histogram.hpp"
 #include "core/window.hpp"
 
 namespace vart_async::core {
@@ -39,6 +40,8 @@ struct RunOptions {
   bool completion_order = true;  // collect jobs as they finish when the engine can tell; else oldest first
   std::chrono::milliseconds wait_timeout{30000};
   std::uint64_t warmup = 0;      // jobs run before the measured run, left out of every statistic
+  // Jobs whose records are kept (the first ones); every job's latency goes into RunStats::latency.
+  std::size_t max_records = 100'000;
 };
 
 struct RunStats {
@@ -50,7 +53,9 @@ struct RunStats {
   StopReason reason = StopReason::kFinished;
   std::string message;             // why the run stopped early
   bool completion_order = false;   // jobs were collected as they finished (else oldest first)
-  std::vector<JobRecord> jobs;     // in submission order
+  std::vector<JobRecord> jobs;     // the first RunOptions::max_records jobs, in submission order
+  std::uint64_t records_dropped = 0;  // jobs past max_records (their latency is in `latency` only)
+  LatencyHistogram latency;        // of every completed job (t_done - t_submit)
 };
 
 class Completer;

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -84,6 +85,11 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["reason"] = std::string(core::to_string(s.reason));
   d["message"] = s.message;
   d["completion_order"] = s.completion_order;
+  d["records_dropped"] = s.records_dropped;
+  const auto& counts = s.latency.counts();
+  pb::array_t<std::uint64_t> hist(static_cast<pb::ssize_t>(counts.size()));
+  std::copy(counts.begin(), counts.end(), hist.mutable_data());
+  d["latency_counts"] = hist;
   d["slot"] = column<std::uint32_t>(s.jobs, [](const core::JobRecord& r) { return r.slot; });
   d["outcome"] = column<std::uint8_t>(s.jobs, [](const core::JobRecord& r) { return r.outcome; });
   d["t_submit"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_submit; });
@@ -95,6 +101,12 @@ pb::dict stats_dict(const core::RunStats& s) {
 }  // namespace
 
 void bind_pipeline(pb::module_& m) {
+  {
+    pb::array_t<std::uint64_t> lower(static_cast<pb::ssize_t>(core::LatencyHistogram::kBuckets + 1));
+    for (std::size_t i = 0; i <= core::LatencyHistogram::kBuckets; ++i) lower.mutable_data()[i] = core::LatencyHistogram::lower(i);
+    m.attr("LATENCY_BUCKET_LOWER_NS") = lower;  // bucket i holds [lower[i], lower[i + 1])
+    m.attr("LATENCY_RELATIVE_ERROR") = core::LatencyHistogram::kRelativeError;
+  }
   m.attr("OUTCOME_COMPLETED") = static_cast<int>(core::JobOutcome::kCompleted);
   m.attr("OUTCOME_FAILED") = static_cast<int>(core::JobOutcome::kFailed);
   m.attr("OUTCOME_CANCELLED") = static_cast<int>(core::JobOutcome::kCancelled);
@@ -119,7 +131,7 @@ void bind_pipeline(pb::module_& m) {
       .def(
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
-             std::uint64_t warmup, bool completion_order) {
+             std::uint64_t warmup, bool completion_order, std::size_t max_records) {
             const PipelineHandle::InUse in_use(h);  // close() from another thread must wait for the run
             Pipeline& p = in_use.pipeline();
             core::RunOptions o;
@@ -129,6 +141,7 @@ void bind_pipeline(pb::module_& m) {
             o.wait_timeout = std::chrono::milliseconds(wait_timeout_ms);
             o.warmup = warmup;
             o.completion_order = completion_order;
+            o.max_records = max_records;
             core::RunStats s;
             {
               // Safe: the whole run is C++; no Python object is touched until it returns.
@@ -138,7 +151,7 @@ void bind_pipeline(pb::module_& m) {
             return stats_dict(s);
           },
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
-          pb::arg("completion_order") = true,
+          pb::arg("completion_order") = true, pb::arg("max_records") = 100'000,
           "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
           "completion_order is false). Releases the GIL.")
       .def("cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")

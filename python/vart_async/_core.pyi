@@ -4,6 +4,8 @@ from typing import Any
 
 import numpy.typing as npt
 
+LATENCY_BUCKET_LOWER_NS: npt.NDArray[Any]
+LATENCY_RELATIVE_ERROR: float
 OUTCOME_COMPLETED: int
 OUTCOME_FAILED: int
 OUTCOME_CANCELLED: int
@@ -31,6 +33,7 @@ class Pipeline:
         wait_timeout_ms: int,
         warmup: int,
         completion_order: bool = True,
+        max_records: int = 100_000,
     ) -> dict[str, Any]: ...
     def cancel(self) -> None: ...
     def progress(self) -> tuple[int, int]: ...

@@ -53,6 +53,10 @@ class RunResult:
     t_done: npt.NDArray[np.float64] = field(repr=False)
     collected: str = "submission"
     cpu_s: float = float("nan")  # CPU time of the whole process (all threads) during the run
+    #: Jobs past the per-job record bound (their timestamps are not kept; their latency is in the
+    #: histogram). 0: every job's record is here and latency statistics are exact.
+    records_dropped: int = 0
+    latency_counts: npt.NDArray[np.uint64] | None = field(default=None, repr=False)
 
     @classmethod
     def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
@@ -81,7 +85,15 @@ class RunResult:
             t_done=t_done,
             collected="completion" if raw.get("completion_order") else "submission",
             cpu_s=int(raw["cpu_ns"]) * 1e-9 if int(raw.get("cpu_ns", -1)) >= 0 else float("nan"),
+            records_dropped=int(raw.get("records_dropped", 0)),
+            latency_counts=np.asarray(raw["latency_counts"]) if "latency_counts" in raw else None,
         )
+
+    @property
+    def latency_exact(self) -> bool:
+        """True when every job's record is kept: latency statistics are then exact, else they are
+        read from the fixed-size histogram (within LATENCY_RELATIVE_ERROR)."""
+        return self.records_dropped == 0 or self.latency_counts is None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +121,8 @@ class RunResult:
         return latencies
 
     def latency_stats(self) -> dict[str, float]:
+        if not self.latency_exact:
+            return _histogram_stats(self.latency_counts)
         lat = np.sort(self.latencies_ms)
         if len(lat) == 0:
             nan = float("nan")
@@ -139,8 +153,32 @@ class RunResult:
             "wall_s": self.wall_s,
             "throughput_fps": self.fps,
             "latency_ms": self.latency_stats(),
+            "latency_exact": self.latency_exact,
+            "latency_relative_error": 0.0 if self.latency_exact else _core.LATENCY_RELATIVE_ERROR,
+            "records_kept": len(self.t_submit),
             "reason": self.reason,
             "message": self.message,
             "collected": self.collected,
             "process_cpu_s": None if math.isnan(self.cpu_s) else self.cpu_s,
         }
+
+
+def _histogram_stats(counts: npt.NDArray[np.uint64] | None) -> dict[str, float]:
+    """Latency statistics (ms) from the core's histogram: each value read as its bucket's middle."""
+    nan = float("nan")
+    total = 0 if counts is None else int(counts.sum())
+    if counts is None or total == 0:
+        return {"min": nan, "mean": nan, "p50": nan, "p90": nan, "p99": nan, "max": nan}
+    lower = _core.LATENCY_BUCKET_LOWER_NS.astype(np.float64)
+    middle_ms = (lower[:-1] + lower[1:]) * 0.5e-6
+    cumulative = np.cumsum(counts)
+    used = np.nonzero(counts)[0]
+
+    def nearest_rank(p: float) -> float:
+        rank = max(1, math.ceil(total * p / 100.0))
+        return float(middle_ms[int(np.searchsorted(cumulative, rank))])
+
+    stats = {"min": float(middle_ms[used[0]]), "mean": float((counts * middle_ms).sum() / total)}
+    stats.update({f"p{p}": nearest_rank(p) for p in PERCENTILES})
+    stats["max"] = float(middle_ms[used[-1]])
+    return stats

@@ -192,6 +192,7 @@ class Session:
         warmup: int = 0,
         progress: Callable[[int, int], None] | None = None,
         progress_interval: float = 0.25,
+        max_records: int = 100_000,
     ) -> RunResult:
         """Runs jobs over the slots' current inputs, entirely in C++ with the GIL released.
 
@@ -206,6 +207,11 @@ class Session:
 
         `progress(submitted, completed)` is called every `progress_interval` seconds from the
         calling thread while the run goes on (never from the C++ loop).
+
+        Memory stays flat however long the run: the first `max_records` jobs keep their timestamps
+        (timeline, exact latencies); every job's latency also goes into a fixed-size histogram, from
+        which the statistics come once jobs were left out (`result.latency_exact` is then False;
+        percentiles within 0.4 %).
         """
         if iterations is not None and (
             isinstance(iterations, bool)
@@ -220,6 +226,8 @@ class Session:
         if mode not in ("async", "sync"):
             raise ValueError(f"mode must be 'async' or 'sync' (got {mode!r})")
         wait_ms = duration_units(wait_timeout, "wait_timeout", 1000)
+        if isinstance(max_records, bool) or not isinstance(max_records, int) or not 0 <= max_records <= 10**9:
+            raise ValueError(f"max_records must be an integer from 0 to 10**9 (got {max_records!r})")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= _UINT64_MAX:
             raise ValueError(f"warmup must be an integer from 0 to 2**64-1 (got {warmup!r})")
         pipe = self._native()
@@ -232,6 +240,7 @@ class Session:
                 wait_ms,
                 warmup,
                 not in_order,
+                max_records,
             ),
             pipe.cancel,
             report,

@@ -292,6 +292,21 @@ TEST(Pipeline, WarmupIsExcluded) {
   EXPECT_EQ(e->submits, 14u);
 }
 
+TEST(Pipeline, LongRunsKeepABoundedRecordAndEveryLatency) {
+  auto e = std::make_shared<FakeEngine>();
+  e->service = std::chrono::microseconds{0};
+  Pipeline p(e, 2);
+  RunOptions o;
+  o.iterations = 5000;
+  o.max_records = 100;
+  const RunStats s = p.run(o);
+  EXPECT_EQ(s.completed, 5000u);
+  EXPECT_EQ(s.jobs.size(), 100u);
+  EXPECT_EQ(s.records_dropped, 4900u);
+  EXPECT_EQ(s.latency.count(), 5000u);
+  for (std::size_t i = 0; i < s.jobs.size(); ++i) EXPECT_EQ(s.jobs[i].seq, i);  // the first ones
+}
+
 TEST(Pipeline, LowLevelSubmitWait) {
   auto e = std::make_shared<FakeEngine>();
   Pipeline p(e, 2);
