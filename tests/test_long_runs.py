@@ -62,8 +62,12 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 def test_peak_memory_does_not_grow_with_the_number_of_jobs(descriptor):
     model = str(descriptor(service_time_us=0))
     peaks = [
-        int(subprocess.run([sys.executable, "-c", LONG_RUN_RSS, model, str(n)], capture_output=True, text=True,
-                           check=True, timeout=300).stdout)
+        int(
+            subprocess.run(
+                [sys.executable, "-c", LONG_RUN_RSS, model, str(n)],
+                capture_output=True, text=True, check=True, timeout=300,
+            ).stdout
+        )
         for n in (50_000, 400_000)
     ]
     assert peaks[1] - peaks[0] < 8 * 1024, json.dumps(peaks)  # KiB: flat within 8 MB (was ~40 B/job)
