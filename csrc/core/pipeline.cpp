@@ -110,6 +110,79 @@ RunStats Pipeline::run(const RunOptions& options) {
   return st;
 }
 
+namespace {
+
+// What a run has measured, and the bookkeeping of its jobs in flight: each slot's job has a record
+// (the first max_records are kept in st.jobs, later ones in a scratch record that is counted only).
+class RunBook {
+ public:
+  RunBook(const RunOptions& opt, std::size_t n_slots, Clock::time_point t0)
+      : opt_(opt), t0_(t0), rec_of_(n_slots, kNone), scratch_(n_slots) {
+    if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, opt.max_records)));
+  }
+
+  RunStats st;
+  std::size_t in_flight = 0;
+  bool stopped = false;  // a problem or cancel: no more submissions
+
+  void stop_with(StopReason r, std::string msg) {
+    if (!stopped) {
+      st.reason = r;
+      st.message = std::move(msg);
+    }
+    stopped = true;
+  }
+  bool holds(std::size_t k) const noexcept { return rec_of_[k] != kNone; }
+  std::uint64_t seq_on(std::size_t k) { return rec(k).seq; }
+
+  void submitted(std::size_t k) {
+    const JobRecord r{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()),
+                      ns(Clock::now()), -1};
+    if (st.jobs.size() < opt_.max_records) {
+      rec_of_[k] = st.jobs.size();
+      st.jobs.push_back(r);
+    } else {
+      rec_of_[k] = kScratch;
+      scratch_[k] = r;
+      ++st.records_dropped;
+    }
+    st.max_in_flight = std::max(st.max_in_flight, ++in_flight);
+  }
+
+  void collected(const Collected& c) {
+    JobRecord& r = rec(c.slot);
+    rec_of_[c.slot] = kNone;
+    --in_flight;
+    r.t_submit = ns(c.t_submit), r.t_started = ns(c.t_started), r.t_done = ns(c.t_done);
+    st.wall_ns = std::max(st.wall_ns, r.t_done);
+    const bool ok = c.outcome.ok();
+    r.outcome = ok ? JobOutcome::kCompleted : JobOutcome::kFailed;
+    ++(ok ? st.completed : st.failed);
+    if (ok) st.latency.add(r.t_done - r.t_submit);
+    if (!ok) stop_with(c.outcome.reason, "job " + std::to_string(r.seq) + " failed: " + c.outcome.message);
+  }
+
+  void gave_up(std::size_t k, bool timed_out) {
+    JobRecord& r = rec(k);
+    rec_of_[k] = kNone;
+    --in_flight;
+    r.outcome = timed_out ? JobOutcome::kFailed : JobOutcome::kCancelled;
+    ++(timed_out ? st.failed : st.cancelled);
+  }
+
+ private:
+  static constexpr std::size_t kScratch = kNone - 1;
+  JobRecord& rec(std::size_t k) { return rec_of_[k] == kScratch ? scratch_[k] : st.jobs[rec_of_[k]]; }
+  std::int64_t ns(Clock::time_point t) const { return static_cast<std::int64_t>((t - t0_).count()); }
+
+  const RunOptions& opt_;
+  const Clock::time_point t0_;
+  std::vector<std::size_t> rec_of_;
+  std::vector<JobRecord> scratch_;
+};
+
+}  // namespace
+
 RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
   JobWindow& w = *window_;
   const Owner me = w.new_owner();
@@ -118,109 +191,62 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     JobWindow& w;
     ~Exclusive() { w.end_exclusive(); }
   } exclusive{w};
-
-  RunStats st;
-  const std::size_t n_slots = slots_.size();
-  if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, opt.max_records)));
   const auto t0 = Clock::now();
-  const auto ns = [t0](Clock::time_point t) { return static_cast<std::int64_t>((t - t0).count()); };
-  const Clock::time_point time_end = saturating_add(t0, opt.time_limit_s);
-  const Clock::time_point far = Clock::time_point::max();
-  const bool by_completion = opt.completion_order && w.reports_completions() && !opt.sync;
-  st.completion_order = by_completion;
-  const auto pick = by_completion ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
-
-  // The record of each slot's job in flight: an index into st.jobs, or (past max_records) its
-  // scratch record, which is counted but not kept.
-  constexpr std::size_t kScratch = kNone - 1;
-  std::vector<std::size_t> rec_of(n_slots, kNone);
-  std::vector<JobRecord> scratch(n_slots);
-  auto rec_for = [&](std::size_t k) -> JobRecord& { return rec_of[k] == kScratch ? scratch[k] : st.jobs[rec_of[k]]; };
-  std::size_t in_flight = 0;
-  bool stopped = false;                  // a problem or cancel: no more submissions
-  Clock::time_point drain_by = far;      // after a cancel: when the jobs in flight are given up
-  auto stop_with = [&](StopReason r, std::string msg) {
-    if (!stopped) {
-      st.reason = r;
-      st.message = std::move(msg);
-    }
-    stopped = true;
-  };
+  RunBook book(opt, slots_.size(), t0);
+  RunStats& st = book.st;
+  const Clock::time_point time_end = saturating_add(t0, opt.time_limit_s), far = Clock::time_point::max();
+  st.completion_order = opt.completion_order && w.reports_completions() && !opt.sync;
+  const auto pick = st.completion_order ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
+  Clock::time_point drain_by = far;  // after a cancel: when the jobs in flight are given up
   auto more_wanted = [&](Clock::time_point now) {
     const bool has_count = opt.iterations > 0, has_time = opt.time_limit_s > 0;
     if (!has_count && !has_time) return true;  // cancel() ends the run
     return (has_count && st.submitted < opt.iterations) || (has_time && now < time_end);
   };
-  auto publish = [&] {  // relaxed stores of plain counters: all the live progress costs the loop
-    if (!measured) return;
-    progress_submitted_.store(st.submitted, std::memory_order_relaxed);
-    progress_completed_.store(st.completed, std::memory_order_relaxed);
-  };
-  auto record = [&](const Collected& c) {  // a collected job: its slot goes back to the window
-    JobRecord& rec = rec_for(c.slot);
-    rec_of[c.slot] = kNone;
-    --in_flight;
-    rec.t_submit = ns(c.t_submit), rec.t_started = ns(c.t_started), rec.t_done = ns(c.t_done);
-    st.wall_ns = std::max(st.wall_ns, rec.t_done);
-    if (c.outcome.ok()) st.latency.add(rec.t_done - rec.t_submit);
-    rec.outcome = c.outcome.ok() ? JobOutcome::kCompleted : JobOutcome::kFailed;
-    ++(c.outcome.ok() ? st.completed : st.failed);
-    if (!c.outcome.ok()) stop_with(c.outcome.reason, "job " + std::to_string(rec.seq) + " failed: " + c.outcome.message);
+  auto collected = [&](const Collected& c) {
+    book.collected(c);
     w.release(c.slot);
-    publish();
+    if (measured) {  // relaxed stores of plain counters: all the live progress costs the loop
+      progress_submitted_.store(st.submitted, std::memory_order_relaxed);
+      progress_completed_.store(st.completed, std::memory_order_relaxed);
+    }
   };
-  publish();
+  auto cancels = [this] { return cancel_requests_.load(std::memory_order_relaxed); };
 
   for (;;) {
-    if (!stopped && cancel_requests_.load(std::memory_order_relaxed) > 0) {
-      stop_with(StopReason::kCancelled, "cancelled");
+    if (!book.stopped && cancels() > 0) {
+      book.stop_with(StopReason::kCancelled, "cancelled");
       drain_by = Clock::now() + kCancelGrace;
     }
     // Prime / refill: submit into every free slot while there is work.
-    while (!stopped && cancel_requests_.load(std::memory_order_relaxed) == 0 && more_wanted(Clock::now())) {
+    while (!book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
       const std::size_t k = w.acquire(me, Clock::time_point{});
-      if (k == kNone) {
-        if (in_flight == 0) throw std::runtime_error("no usable slot: every slot holds a job that never finished");
-        break;
-      }
+      if (k == kNone && book.in_flight == 0) throw std::runtime_error("no usable slot: every slot holds a job that never finished");
+      if (k == kNone) break;
       // Busy with jobs of ours in flight: collect one first. With none: back off, up to the timeout.
-      const auto busy_until = in_flight > 0 ? Clock::time_point{} : saturating_add(Clock::now(), opt.wait_timeout);
+      const auto busy_until = book.in_flight > 0 ? Clock::time_point{} : saturating_add(Clock::now(), opt.wait_timeout);
       const Collected sync_job = opt.sync ? w.run_now(k, st.submitted) : Collected{};
       const Outcome o = opt.sync ? Outcome{} : w.submit(k, st.submitted, busy_until, &st.busy_retries);
       if (!o.ok()) {
         w.give_back(k);
-        if (o.reason == StopReason::kBusyTimeout && in_flight > 0) break;
-        stop_with(o.reason, o.reason == StopReason::kBusyTimeout
-                                ? "the runtime stayed busy for more than " + ms_text(opt.wait_timeout) +
-                                      " with none of our jobs in flight"
-                                : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
+        if (o.reason == StopReason::kBusyTimeout && book.in_flight > 0) break;
+        book.stop_with(o.reason, o.reason == StopReason::kBusyTimeout
+                                     ? "the runtime stayed busy for more than " + ms_text(opt.wait_timeout) +
+                                           " with none of our jobs in flight"
+                                     : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
         break;
       }
-      const JobRecord rec{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()),
-                          ns(Clock::now()), -1};
-      if (st.jobs.size() < opt.max_records) {
-        rec_of[k] = st.jobs.size();
-        st.jobs.push_back(rec);
-      } else {
-        rec_of[k] = kScratch;
-        scratch[k] = rec;
-        ++st.records_dropped;
-      }
-      st.max_in_flight = std::max(st.max_in_flight, ++in_flight);
-      if (opt.sync) record(sync_job);
+      book.submitted(k);
+      if (opt.sync) collected(sync_job);
     }
-    if (in_flight == 0) break;
-
+    if (book.in_flight == 0) break;
     // Steady state / drain: the first job to finish (or the oldest). The oldest must finish within
     // the wait timeout of its start, however busy the others keep us.
-    const Collected late = w.oldest(me);
-    const auto deadline = std::min(drain_by, saturating_add(late.t_started, opt.wait_timeout));
-    const unsigned cancels = cancel_requests_.load(std::memory_order_relaxed);
-    const Collected c = w.collect(me, pick, deadline, [this, cancels] {
-      return cancel_requests_.load(std::memory_order_relaxed) > cancels;
-    });
+    const auto deadline = std::min(drain_by, saturating_add(w.oldest(me).t_started, opt.wait_timeout));
+    const unsigned seen = cancels();
+    const Collected c = w.collect(me, pick, deadline, [&] { return cancels() > seen; });
     if (c.done) {
-      record(c);
+      collected(c);
       continue;
     }
     if (c.outcome.reason == StopReason::kCancelled && drain_by == far) continue;  // a first cancel: drain
@@ -229,27 +255,22 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     // freed or reused while the runtime may still use it).
     const bool cancelled = c.outcome.reason == StopReason::kCancelled || drain_by != far;
     if (!cancelled) {
-      stop_with(StopReason::kWaitTimeout, "job " + std::to_string(rec_for(c.slot).seq) +
-                                              " did not finish within " + ms_text(opt.wait_timeout));
+      book.stop_with(StopReason::kWaitTimeout, "job " + std::to_string(book.seq_on(c.slot)) +
+                                                   " did not finish within " + ms_text(opt.wait_timeout));
     }
-    for (std::size_t k = 0; k < n_slots; ++k) {
-      if (rec_of[k] == kNone) continue;
+    for (std::size_t k = 0; k < slots_.size(); ++k) {
+      if (!book.holds(k)) continue;
       const Collected d = w.poll(k);
       if (d.done) {
-        record(d);
+        collected(d);
         continue;
       }
       w.abandon(k);
-      JobRecord& rec = rec_for(k);
-      rec_of[k] = kNone;
-      --in_flight;
-      const bool timed_out = !cancelled && k == c.slot;
-      rec.outcome = timed_out ? JobOutcome::kFailed : JobOutcome::kCancelled;
-      ++(timed_out ? st.failed : st.cancelled);
+      book.gave_up(k, !cancelled && k == c.slot);
     }
     break;
   }
-  return st;
+  return std::move(st);
 }
 
 }  // namespace vart_async::core
