@@ -1,37 +1,20 @@
+// The job window: slots, submission, release (its waits: window_collect.cpp).
 #include "core/window.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
 
+#include "core/window_detail.hpp"
+
 namespace vart_async::core {
-namespace {
 
+using detail::kBackoffMax;
+using detail::kBackoffMin;
+using detail::outcome_of;
+using detail::slice_until;
+using detail::slot_text;
 using std::chrono::microseconds;
-
-// "Busy" is retried with exponential backoff between these bounds.
-constexpr microseconds kBackoffMin{50};
-constexpr microseconds kBackoffMax{5'000};
-
-// The next engine wait's length: a slice, never past the deadline.
-microseconds slice_until(Clock::time_point deadline) {
-  return std::clamp(std::chrono::duration_cast<microseconds>(deadline - Clock::now()), microseconds{0}, kWaitSlice);
-}
-
-// The one mapping from an engine's answer to an outcome.
-Outcome outcome_of(const Status& s, bool submission) {
-  switch (s.code) {
-    case Status::Code::kOk: return {};
-    case Status::Code::kPending: return {StopReason::kWaitTimeout, "still running"};
-    case Status::Code::kBusy: return {StopReason::kBusyTimeout, s.message.empty() ? "the runtime stayed busy" : s.message};
-    case Status::Code::kFailed: break;
-  }
-  return {submission ? StopReason::kSubmitFailed : StopReason::kJobFailed, s.message.empty() ? "failed" : s.message};
-}
-
-std::string slot_text(std::size_t k) { return "slot " + std::to_string(k); }
-
-}  // namespace
 
 std::string_view to_string(StopReason reason) noexcept {
   switch (reason) {
@@ -301,131 +284,6 @@ Collected JobWindow::run_now(std::size_t k, std::uint64_t tag) {
   return out;
 }
 
-std::size_t JobWindow::candidate(Owner owner, Pick pick) const {
-  if (pick == Pick::kFirstDone && reports_) {
-    for (const std::size_t k : shared_->order) {
-      const Job& j = jobs_[k];
-      if (j.state == SlotState::kInFlight && j.owner == owner && !j.claimed) return k;
-    }
-    return kNone;
-  }
-  std::size_t best = kNone;
-  for (std::size_t k = 0; k < jobs_.size(); ++k) {
-    const Job& j = jobs_[k];
-    if (j.state == SlotState::kInFlight && j.owner == owner && (best == kNone || j.seq < jobs_[best].seq)) best = k;
-  }
-  return best != kNone && !jobs_[best].claimed ? best : kNone;
-}
-
-bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadline, Collected& out) {
-  Job& j = jobs_[k];
-  j.claimed = true;
-  lock.unlock();
-  const Status s = engine_.wait(*slots_[k], slice_until(deadline));
-  const auto t_done = Clock::now();
-  lock.lock();
-  j.claimed = false;
-  changed_.notify_all();  // whoever waits for this slot may go on
-  if (s.code == Status::Code::kPending) return false;
-  forget_report(k);
-  j.last = outcome_of(s, false);
-  if (j.state == SlotState::kAbandoned) {  // given up meanwhile: done now, so simply free
-    j.state = SlotState::kIdle;
-    j.owner = 0;
-    freed(k, false);
-    return false;
-  }
-  j.state = SlotState::kCollected;
-  out.done = true;
-  out.slot = k;
-  out.seq = j.seq;
-  out.tag = j.tag;
-  out.outcome = j.last;
-  out.t_submit = j.t_submit;
-  out.t_started = j.t_started;
-  out.t_done = t_done;
-  return true;
-}
-
-Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline, const Interrupt& interrupted) {
-  Lock lock(mutex_);
-  Clock::time_point next_check = Clock::now() + kWaitSlice;
-  Collected out;
-  const auto t0 = Clock::now();
-  const bool spin_here = pick == Pick::kFirstDone && reports_;
-  for (;;) {
-    const std::size_t k = candidate(owner, pick);
-    if (k != kNone) {
-      if (spin_here) {
-        wait_ewma_ns_ += (std::chrono::nanoseconds(Clock::now() - t0).count() - wait_ewma_ns_) / 8;
-      }
-      if (finish_wait(lock, k, deadline, out)) return out;
-    } else if (spin_here && spin(lock, t0, deadline, shared_->count, wait_ewma_ns_)) {
-      continue;
-    }
-    if (!sliced(lock, deadline, interrupted, out, next_check)) {
-      const Collected late = [&] {
-        Collected o;
-        for (std::size_t a = 0; a < jobs_.size(); ++a) {
-          const Job& j = jobs_[a];
-          if (j.state == SlotState::kInFlight && j.owner == owner && (o.slot == kNone || j.seq < o.seq)) {
-            o.slot = a;
-            o.seq = j.seq;
-            o.tag = j.tag;
-            o.t_submit = j.t_submit;
-            o.t_started = j.t_started;
-          }
-        }
-        return o;
-      }();
-      Outcome why = std::move(out.outcome);
-      out = late;
-      out.outcome = std::move(why);
-      return out;
-    }
-    if (k == kNone) block(lock, deadline);
-  }
-}
-
-Collected JobWindow::collect_job(std::size_t k, std::uint64_t seq, Clock::time_point deadline,
-                                 const Interrupt& interrupted) {
-  check_slot(k);
-  Lock lock(mutex_);
-  Clock::time_point next_check = Clock::now() + kWaitSlice;
-  Collected out;
-  for (;;) {
-    Job& j = jobs_[k];
-    if (j.seq != seq) throw std::logic_error(slot_text(k) + " has been used for another job since");
-    if (j.state != SlotState::kInFlight) {
-      // Collected by another waiter (or abandoned and finished): its stored outcome.
-      out.done = j.state != SlotState::kAbandoned && j.state != SlotState::kReserved;
-      if (!out.done) {
-        out.outcome = {StopReason::kCancelled, "the job was given up"};
-        return out;
-      }
-      out.slot = k;
-      out.seq = seq;
-      out.tag = j.tag;
-      out.outcome = j.last;
-      return out;
-    }
-    if (!j.claimed) {
-      if (finish_wait(lock, k, deadline, out)) {
-        j.state = SlotState::kIdle;
-        j.owner = 0;
-        freed(k, false);
-        return out;
-      }
-    }
-    if (!sliced(lock, deadline, interrupted, out, next_check)) {
-      out.slot = k;
-      out.seq = seq;
-      return out;
-    }
-    if (j.claimed) block(lock, deadline);
-  }
-}
-
 void JobWindow::release(std::size_t k) {
   check_slot(k);
   {
@@ -445,14 +303,6 @@ void JobWindow::reuse(std::size_t k) {
   Job& j = jobs_[k];
   if (j.state != SlotState::kCollected) throw std::logic_error(slot_text(k) + " holds no collected job");
   j.state = SlotState::kReserved;
-}
-
-Collected JobWindow::poll(std::size_t k) {
-  check_slot(k);
-  Lock lock(mutex_);
-  Collected out;
-  if (jobs_[k].state == SlotState::kInFlight && !jobs_[k].claimed) (void)finish_wait(lock, k, Clock::now(), out);
-  return out;
 }
 
 void JobWindow::abandon(std::size_t k) {
@@ -476,21 +326,6 @@ std::size_t JobWindow::held(Owner owner) const {
   }));
 }
 
-bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
-  Lock lock(mutex_);
-  Clock::time_point next_check = Clock::now() + kWaitSlice;
-  Collected ignored;
-  for (;;) {
-    const bool any = std::any_of(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
-      return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
-                                  j.state == SlotState::kCollected);
-    });
-    if (!any) return true;
-    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return false;
-    block(lock, deadline);
-  }
-}
-
 Collected JobWindow::oldest(Owner owner) const {
   const std::lock_guard<std::mutex> lock(mutex_);
   Collected o;
@@ -505,50 +340,6 @@ Collected JobWindow::oldest(Owner owner) const {
     }
   }
   return o;
-}
-
-std::vector<std::size_t> JobWindow::drain(Clock::time_point deadline, const Interrupt& interrupted) {
-  Lock lock(mutex_);
-  Clock::time_point next_check = Clock::now() + kWaitSlice;
-  Collected ignored;
-  std::vector<std::size_t> running;
-  for (;;) {
-    running.clear();
-    // All of them run at once on the device: one wait per round (a slice at most), the rest polled.
-    bool waited = false;
-    for (std::size_t k = 0; k < jobs_.size(); ++k) {
-      Job& j = jobs_[k];
-      if (j.state != SlotState::kInFlight && j.state != SlotState::kAbandoned) continue;
-      j.state = SlotState::kAbandoned;  // nobody collects it any more
-      j.owner = 0;
-      if (j.claimed) {
-        running.push_back(k);
-        continue;
-      }
-      j.claimed = true;
-      const microseconds timeout = waited ? microseconds{0} : slice_until(deadline);
-      waited = true;
-      lock.unlock();
-      const Status s = engine_.wait(*slots_[k], timeout);
-      lock.lock();
-      j.claimed = false;
-      if (s.code == Status::Code::kPending) {
-        running.push_back(k);
-      } else {
-        forget_report(k);
-        j.state = SlotState::kIdle;
-      }
-    }
-    if (running.empty()) {
-      free_.clear();
-      for (std::size_t k = 0; k < jobs_.size(); ++k) {
-        if (jobs_[k].state == SlotState::kIdle) free_.push_back(k);
-      }
-      return running;
-    }
-    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return running;
-    if (!waited) block(lock, deadline);
-  }
 }
 
 void JobWindow::set_spin(std::chrono::microseconds limit) {
