@@ -66,13 +66,16 @@ class Submitter {
     const PipelineHandle::InUse in_use(h_);
     core::Pipeline& p = in_use.pipeline();
     const bool from_callback = p.on_completion_thread();
-    std::size_t k = core::kNone;
+    // A free slot is taken without letting go of the GIL: when there is none and the caller does
+    // not wait (asyncio), the refusal costs no GIL hand-over.
+    std::size_t k = p.window().acquire(core::kCallbacks, Clock::time_point{});
+    if (k == core::kNone && (acquire_timeout_ms <= 0 || from_callback)) return none_free(from_callback);
     core::Outcome o;
     {
       // Safe: the frame's arrays are referenced by our caller for the duration of this call; the
       // rest is the core's.
       const pb::gil_scoped_release release;
-      k = take(p, from_callback, acquire_timeout_ms);
+      if (k == core::kNone) k = take(p, from_callback, acquire_timeout_ms);
       if (k != core::kNone) {
         src.copy_to(p.slot(k).inputs());
         o = p.window().submit(k, tag, core::deadline_in(milliseconds(busy_timeout_ms)));
@@ -88,8 +91,8 @@ class Submitter {
     const PipelineHandle::InUse in_use(h_);
     core::Pipeline& p = in_use.pipeline();
     const bool from_callback = p.on_completion_thread();
-    std::size_t k = core::kNone;
-    {
+    std::size_t k = p.window().acquire(core::kCallbacks, Clock::time_point{});  // no GIL hand-over if one is free
+    if (k == core::kNone && timeout_ms > 0 && !from_callback) {
       // Safe: waits in the core only; Ctrl-C is looked at once a slice.
       const pb::gil_scoped_release release;
       k = take(p, from_callback, timeout_ms);

@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -130,7 +131,8 @@ class Deliveries:
         self._tags = itertools.count()
         self._cv = threading.Condition()
         self._pending: BaseException | None = None
-        self._slot_waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        # Tasks waiting for a slot, per event loop, first come first served.
+        self._slot_waiters: dict[asyncio.AbstractEventLoop, deque[asyncio.Future[None]]] = {}
         #: Callback errors raised after the first one that is still pending (those are only counted).
         self.errors_dropped = 0
         #: Results whose event loop was closed before they could be handed over (still accounted for).
@@ -171,11 +173,16 @@ class Deliveries:
                 raise WaitTimeoutError(f"job on slot {job.slot} did not finish within {timeout} s")
 
     async def slot_freed(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Returns after the next batch is delivered (or soon anyway: a slot may free elsewhere)."""
+        """Returns when a delivered batch freed a slot for this task (first come, first served), or
+        after 50 ms anyway (a slot may come free elsewhere: a stream, submit(k))."""
         waiter: asyncio.Future[None] = loop.create_future()
         with self._cv:
-            self._slot_waiters.setdefault(loop, []).append(waiter)
-        await asyncio.wait([waiter], timeout=0.05)
+            self._slot_waiters.setdefault(loop, deque()).append(waiter)
+        timer = loop.call_later(0.05, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
 
     # -- the completion thread ----------------------------------------------------------------------
     def __call__(self, batch: list[tuple[int, int, bool, str, str]]) -> None:
@@ -211,7 +218,15 @@ class Deliveries:
             for job in finished:
                 job._done = True
             self._cv.notify_all()
-            waiting = {loop: self._slot_waiters.pop(loop) for loop in list(self._slot_waiters)}
+            # As many waiters as this batch freed slots (a thundering herd costs a task switch each).
+            waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            freed = len(finished)
+            for loop, queue in self._slot_waiters.items():
+                while queue and freed > 0:
+                    waiter = queue.popleft()
+                    if not waiter.done():
+                        waiting.setdefault(loop, []).append(waiter)
+                        freed -= 1
         # One event-loop wake-up per loop and batch: it settles the results and wakes the tasks
         # waiting for a slot (the core releases this batch's slots before the GIL goes).
         for loop in for_loops.keys() | waiting.keys():
@@ -241,5 +256,9 @@ def _settle(
         else:
             fut.set_result(outputs or [])
     for waiter in waiters:
-        if not waiter.done():
-            waiter.set_result(None)
+        _wake(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:  # on the event loop
+    if not waiter.done():
+        waiter.set_result(None)
