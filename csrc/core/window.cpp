@@ -318,16 +318,19 @@ void JobWindow::abandon(std::size_t k) {
   changed_.notify_all();
 }
 
-std::size_t JobWindow::held(Owner owner) const {
-  const std::lock_guard<std::mutex> lock(mutex_);
+std::size_t JobWindow::held_locked(Owner owner) const {
   return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
     return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
                                 j.state == SlotState::kCollected);
   }));
 }
 
-Collected JobWindow::oldest(Owner owner) const {
+std::size_t JobWindow::held(Owner owner) const {
   const std::lock_guard<std::mutex> lock(mutex_);
+  return held_locked(owner);
+}
+
+Collected JobWindow::oldest_locked(Owner owner) const {
   Collected o;
   for (std::size_t a = 0; a < jobs_.size(); ++a) {
     const Job& j = jobs_[a];
@@ -340,6 +343,11 @@ Collected JobWindow::oldest(Owner owner) const {
     }
   }
   return o;
+}
+
+Collected JobWindow::oldest(Owner owner) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return oldest_locked(owner);
 }
 
 void JobWindow::set_spin(std::chrono::microseconds limit) {

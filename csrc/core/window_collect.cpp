@@ -76,20 +76,7 @@ Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline,
       continue;
     }
     if (!sliced(lock, deadline, interrupted, out, next_check)) {
-      const Collected late = [&] {
-        Collected o;
-        for (std::size_t a = 0; a < jobs_.size(); ++a) {
-          const Job& j = jobs_[a];
-          if (j.state == SlotState::kInFlight && j.owner == owner && (o.slot == kNone || j.seq < o.seq)) {
-            o.slot = a;
-            o.seq = j.seq;
-            o.tag = j.tag;
-            o.t_submit = j.t_submit;
-            o.t_started = j.t_started;
-          }
-        }
-        return o;
-      }();
+      const Collected late = oldest_locked(owner);
       Outcome why = std::move(out.outcome);
       out = late;
       out.outcome = std::move(why);
@@ -151,11 +138,7 @@ bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Int
   Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected ignored;
   for (;;) {
-    const bool any = std::any_of(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
-      return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
-                                  j.state == SlotState::kCollected);
-    });
-    if (!any) return true;
+    if (held_locked(owner) == 0) return true;
     if (!sliced(lock, deadline, interrupted, ignored, next_check)) return false;
     block(lock, deadline);
   }
