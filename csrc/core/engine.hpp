@@ -20,15 +20,34 @@ namespace vart_async::core {
 
 // Element types, named as numpy names them ("bfloat16" has no numpy dtype: Python views it as uint16).
 enum class DType : std::uint8_t {
-  kBool, kInt8, kUInt8, kInt16, kUInt16, kBFloat16, kFloat16, kInt32, kUInt32, kFloat32, kInt64, kUInt64,
+  kBool,
+  kInt8,
+  kUInt8,
+  kInt16,
+  kUInt16,
+  kBFloat16,
+  kFloat16,
+  kInt32,
+  kUInt32,
+  kFloat32,
+  kInt64,
+  kUInt64,
 };
 
 constexpr std::size_t dtype_size(DType t) noexcept {
   switch (t) {
-    case DType::kBool: case DType::kInt8: case DType::kUInt8: return 1;
-    case DType::kInt16: case DType::kUInt16: case DType::kBFloat16: case DType::kFloat16: return 2;
-    case DType::kInt32: case DType::kUInt32: case DType::kFloat32: return 4;
-    case DType::kInt64: case DType::kUInt64: return 8;
+    case DType::kBool:
+    case DType::kInt8:
+    case DType::kUInt8: return 1;
+    case DType::kInt16:
+    case DType::kUInt16:
+    case DType::kBFloat16:
+    case DType::kFloat16: return 2;
+    case DType::kInt32:
+    case DType::kUInt32:
+    case DType::kFloat32: return 4;
+    case DType::kInt64:
+    case DType::kUInt64: return 8;
   }
   return 0;
 }
@@ -61,11 +80,11 @@ struct TensorSpec {
 };
 
 struct EngineInfo {
-  std::string engine;       // "vart", "openvino"
-  std::string model;        // what was opened (path)
-  std::string model_name;   // what the runtime calls it
-  std::string runtime;      // human description, e.g. "VART-ML emulator 0.4 (no NPU)"
-  bool emulated = false;    // true when no real accelerator runtime is behind the engine
+  std::string engine;          // "vart", "openvino"
+  std::string model;           // what was opened (path)
+  std::string model_name;      // what the runtime calls it
+  std::string runtime;         // human description, e.g. "VART-ML emulator 0.4 (no NPU)"
+  bool emulated = false;       // true when no real accelerator runtime is behind the engine
   std::size_t batch_size = 1;  // rows one job processes
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;

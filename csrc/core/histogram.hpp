@@ -15,8 +15,8 @@ namespace vart_async::core {
 
 class LatencyHistogram {
  public:
-  static constexpr int kSubBits = 7;                    // 128 sub-buckets per power of two
-  static constexpr int kTopBit = 41;                    // values up to 2^41 ns
+  static constexpr int kSubBits = 7;  // 128 sub-buckets per power of two
+  static constexpr int kTopBit = 41;  // values up to 2^41 ns
   static constexpr std::size_t kSub = std::size_t{1} << kSubBits;
   static constexpr std::size_t kBuckets = (kTopBit - kSubBits + 1) * kSub;
   static constexpr double kRelativeError = 0.5 / kSub;  // of a percentile read as a bucket's middle
@@ -33,7 +33,7 @@ class LatencyHistogram {
 
   // Bucket i holds the values [lower(i), lower(i + 1)).
   static std::uint64_t lower(std::size_t i) noexcept {
-    if (i < kSub) return i;  // exact below 128 ns
+    if (i < kSub) return i;                                // exact below 128 ns
     const std::size_t exponent = i / kSub - 1 + kSubBits;  // the value's top bit
     const std::uint64_t step = std::uint64_t{1} << (exponent - kSubBits);
     return (std::uint64_t{1} << exponent) + (i % kSub) * step;

@@ -51,7 +51,8 @@ Pipeline::Pipeline(std::shared_ptr<Engine> engine, std::size_t jobs, std::uint64
 Pipeline::~Pipeline() { close(kCloseBound); }
 
 std::size_t Pipeline::close(std::chrono::milliseconds bound, const Interrupt& interrupted) {
-  if (on_completion_thread()) throw std::logic_error("close() from a callback: the completion thread cannot wait for itself");
+  if (on_completion_thread())
+    throw std::logic_error("close() from a callback: the completion thread cannot wait for itself");
   if (closed_.exchange(true)) return 0;
   const auto deadline = Clock::now() + bound;
   std::unique_ptr<Completer> completer;
@@ -118,7 +119,8 @@ class RunBook {
  public:
   RunBook(const RunOptions& opt, std::size_t n_slots, Clock::time_point t0)
       : opt_(opt), t0_(t0), rec_of_(n_slots, kNone), scratch_(n_slots) {
-    if (opt.iterations > 0) st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, opt.max_records)));
+    if (opt.iterations > 0)
+      st.jobs.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(opt.iterations, opt.max_records)));
   }
 
   RunStats st;
@@ -136,8 +138,8 @@ class RunBook {
   std::uint64_t seq_on(std::size_t k) { return rec(k).seq; }
 
   void submitted(std::size_t k) {
-    const JobRecord r{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()),
-                      ns(Clock::now()), -1};
+    const JobRecord r{
+        st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()), ns(Clock::now()), -1};
     if (st.jobs.size() < opt_.max_records) {
       rec_of_[k] = st.jobs.size();
       st.jobs.push_back(r);
@@ -221,7 +223,8 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     // Prime / refill: submit into every free slot while there is work.
     while (!book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
       const std::size_t k = w.acquire(me, Clock::time_point{});
-      if (k == kNone && book.in_flight == 0) throw std::runtime_error("no usable slot: every slot holds a job that never finished");
+      if (k == kNone && book.in_flight == 0)
+        throw std::runtime_error("no usable slot: every slot holds a job that never finished");
       if (k == kNone) break;
       // Busy with jobs of ours in flight: collect one first. With none: back off, up to the timeout.
       const auto busy_until = book.in_flight > 0 ? Clock::time_point{} : saturating_add(Clock::now(), opt.wait_timeout);

@@ -23,12 +23,12 @@ enum class JobOutcome : std::uint8_t { kCompleted, kFailed, kCancelled };
 
 // One submitted job. Times are nanoseconds since the run's start (steady clock).
 struct JobRecord {
-  std::uint64_t seq = 0;      // submission index in the measured run
+  std::uint64_t seq = 0;  // submission index in the measured run
   std::uint32_t slot = 0;
   JobOutcome outcome = JobOutcome::kCancelled;
-  std::int64_t t_submit = 0;  // host called submit (or run, in sync mode)
-  std::int64_t t_started = 0; // submit returned: the job is in flight
-  std::int64_t t_done = -1;   // host saw the job finish; -1 if it never did
+  std::int64_t t_submit = 0;   // host called submit (or run, in sync mode)
+  std::int64_t t_started = 0;  // submit returned: the job is in flight
+  std::int64_t t_done = -1;    // host saw the job finish; -1 if it never did
 };
 
 struct RunOptions {
@@ -39,7 +39,7 @@ struct RunOptions {
   bool sync = false;             // run each job synchronously, one at a time (slot = seq % K)
   bool completion_order = true;  // collect jobs as they finish when the engine can tell; else oldest first
   std::chrono::milliseconds wait_timeout{30000};
-  std::uint64_t warmup = 0;      // jobs run before the measured run, left out of every statistic
+  std::uint64_t warmup = 0;  // jobs run before the measured run, left out of every statistic
   // Jobs whose records are kept (the first ones); every job's latency goes into RunStats::latency.
   std::size_t max_records = 100'000;
 };
@@ -48,14 +48,14 @@ struct RunStats {
   std::uint64_t submitted = 0, completed = 0, failed = 0, cancelled = 0;
   std::uint64_t busy_retries = 0;  // submissions the runtime answered "busy"
   std::size_t max_in_flight = 0;
-  std::int64_t wall_ns = 0;        // run start (first submit) to the last job seen done
-  std::int64_t cpu_ns = -1;        // CPU time of the whole process (all threads) over the run; -1 unknown
+  std::int64_t wall_ns = 0;  // run start (first submit) to the last job seen done
+  std::int64_t cpu_ns = -1;  // CPU time of the whole process (all threads) over the run; -1 unknown
   StopReason reason = StopReason::kFinished;
-  std::string message;             // why the run stopped early
-  bool completion_order = false;   // jobs were collected as they finished (else oldest first)
-  std::vector<JobRecord> jobs;     // the first RunOptions::max_records jobs, in submission order
+  std::string message;                // why the run stopped early
+  bool completion_order = false;      // jobs were collected as they finished (else oldest first)
+  std::vector<JobRecord> jobs;        // the first RunOptions::max_records jobs, in submission order
   std::uint64_t records_dropped = 0;  // jobs past max_records (their latency is in `latency` only)
-  LatencyHistogram latency;        // of every completed job (t_done - t_submit)
+  LatencyHistogram latency;           // of every completed job (t_done - t_submit)
 };
 
 class Completer;
@@ -101,7 +101,8 @@ class Pipeline {
   // Low level (Session.submit(k) / Job.wait): slot k must be idle; "busy" is retried for up to
   // busy_timeout. On success *seq names the job for wait().
   Outcome submit(std::size_t k, std::chrono::milliseconds busy_timeout, std::uint64_t* seq = nullptr);
-  Collected wait(std::size_t k, std::uint64_t seq, std::chrono::microseconds timeout, const Interrupt& interrupted = {});
+  Collected wait(std::size_t k, std::uint64_t seq, std::chrono::microseconds timeout,
+                 const Interrupt& interrupted = {});
   bool knows_completion_order() const noexcept { return window_->reports_completions(); }
   void set_spin(std::chrono::microseconds limit) { window_->set_spin(limit); }
 

@@ -228,7 +228,8 @@ Outcome JobWindow::submit(std::size_t k, std::uint64_t tag, Clock::time_point bu
   check_slot(k);
   {
     const std::lock_guard<std::mutex> lock(mutex_);
-    if (jobs_[k].state != SlotState::kReserved) throw std::logic_error(slot_text(k) + " was not acquired for submission");
+    if (jobs_[k].state != SlotState::kReserved)
+      throw std::logic_error(slot_text(k) + " was not acquired for submission");
   }
   // The slot is reserved: no other thread calls the engine on it until it is in flight.
   microseconds backoff = kBackoffMin;
@@ -320,8 +321,8 @@ void JobWindow::abandon(std::size_t k) {
 
 std::size_t JobWindow::held_locked(Owner owner) const {
   return static_cast<std::size_t>(std::count_if(jobs_.begin(), jobs_.end(), [owner](const Job& j) {
-    return j.owner == owner && (j.state == SlotState::kReserved || j.state == SlotState::kInFlight ||
-                                j.state == SlotState::kCollected);
+    return j.owner == owner &&
+           (j.state == SlotState::kReserved || j.state == SlotState::kInFlight || j.state == SlotState::kCollected);
   }));
 }
 

@@ -182,8 +182,8 @@ class JobWindow {
   struct Reports {
     std::mutex mutex;
     std::condition_variable changed;
-    std::vector<char> ready;          // per slot: the runtime reported its job finished
-    std::vector<std::size_t> order;   // reported slots, in report order
+    std::vector<char> ready;         // per slot: the runtime reported its job finished
+    std::vector<std::size_t> order;  // reported slots, in report order
     std::atomic<std::size_t> count{0};
   };
 
@@ -205,8 +205,8 @@ class JobWindow {
   bool spin(Lock& lock, Clock::time_point t0, Clock::time_point deadline, const std::atomic<std::size_t>& counter,
             std::int64_t ewma_ns);
   void freed(std::size_t k, bool first);
-  std::size_t held_locked(Owner owner) const;    // lock held
-  Collected oldest_locked(Owner owner) const;    // lock held  // slot k joins free_ (first in line, or last); lock held
+  std::size_t held_locked(Owner owner) const;  // lock held
+  Collected oldest_locked(Owner owner) const;  // lock held  // slot k joins free_ (first in line, or last); lock held
   // False once `deadline` passed or `interrupted` fired (looked at from `next_check` on, once a
   // slice), with the reason in out.outcome.
   bool sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out,
@@ -224,8 +224,8 @@ class JobWindow {
   std::uint64_t next_seq_ = 0;
   std::atomic<Owner> next_owner_{kCallbacks + 1};
   std::int64_t spin_ns_ = 0;
-  std::int64_t wait_ewma_ns_ = 0;     // recent collect() waits for a report
-  std::int64_t acquire_ewma_ns_ = 0;  // recent acquire() waits for a free slot
+  std::int64_t wait_ewma_ns_ = 0;      // recent collect() waits for a report
+  std::int64_t acquire_ewma_ns_ = 0;   // recent acquire() waits for a free slot
   std::atomic<std::size_t> frees_{0};  // slots freed so far (what a spinning acquire() watches)
 };
 

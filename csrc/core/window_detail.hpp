@@ -25,7 +25,8 @@ inline Outcome outcome_of(const Status& s, bool submission) {
   switch (s.code) {
     case Status::Code::kOk: return {};
     case Status::Code::kPending: return {StopReason::kWaitTimeout, "still running"};
-    case Status::Code::kBusy: return {StopReason::kBusyTimeout, s.message.empty() ? "the runtime stayed busy" : s.message};
+    case Status::Code::kBusy:
+      return {StopReason::kBusyTimeout, s.message.empty() ? "the runtime stayed busy" : s.message};
     case Status::Code::kFailed: break;
   }
   return {submission ? StopReason::kSubmitFailed : StopReason::kJobFailed, s.message.empty() ? "failed" : s.message};

@@ -103,7 +103,8 @@ pb::dict stats_dict(const core::RunStats& s) {
 void bind_pipeline(pb::module_& m) {
   {
     pb::array_t<std::uint64_t> lower(static_cast<pb::ssize_t>(core::LatencyHistogram::kBuckets + 1));
-    for (std::size_t i = 0; i <= core::LatencyHistogram::kBuckets; ++i) lower.mutable_data()[i] = core::LatencyHistogram::lower(i);
+    for (std::size_t i = 0; i <= core::LatencyHistogram::kBuckets; ++i)
+      lower.mutable_data()[i] = core::LatencyHistogram::lower(i);
     m.attr("LATENCY_BUCKET_LOWER_NS") = lower;  // bucket i holds [lower[i], lower[i + 1])
     m.attr("LATENCY_RELATIVE_ERROR") = core::LatencyHistogram::kRelativeError;
   }
@@ -118,16 +119,18 @@ void bind_pipeline(pb::module_& m) {
 
   pb::class_<PipelineHandle>(m, "Pipeline")
       .def(pb::init<const pb::capsule&, std::size_t, std::uint64_t>(), pb::arg("engine"), pb::arg("jobs"),
-           pb::arg("max_bytes"),
-           "Allocates `jobs` slots on the engine. Releases the GIL.")
+           pb::arg("max_bytes"), "Allocates `jobs` slots on the engine. Releases the GIL.")
       .def_property_readonly("jobs", [](PipelineHandle& h) { return h.get().jobs(); })
       .def_property_readonly("closed", &PipelineHandle::closed)
       .def("info", [](PipelineHandle& h) { return info_dict(h.get().engine().info()); })
-      .def("inputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, true); }, pb::arg("slot"),
-           "numpy views of slot k's input buffers (zero-copy; each keeps the slot alive).")
-      .def("outputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, false); }, pb::arg("slot"),
-           "numpy views of slot k's output buffers (zero-copy; each keeps the slot alive).")
-      .def("state", [](PipelineHandle& h, std::size_t k) { return static_cast<int>(h.get().state(k)); }, pb::arg("slot"))
+      .def(
+          "inputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, true); }, pb::arg("slot"),
+          "numpy views of slot k's input buffers (zero-copy; each keeps the slot alive).")
+      .def(
+          "outputs", [](PipelineHandle& h, std::size_t k) { return slot_arrays(h, k, false); }, pb::arg("slot"),
+          "numpy views of slot k's output buffers (zero-copy; each keeps the slot alive).")
+      .def(
+          "state", [](PipelineHandle& h, std::size_t k) { return static_cast<int>(h.get().state(k)); }, pb::arg("slot"))
       .def(
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
@@ -154,7 +157,8 @@ void bind_pipeline(pb::module_& m) {
           pb::arg("completion_order") = true, pb::arg("max_records") = 100'000,
           "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
           "completion_order is false). Releases the GIL.")
-      .def("cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")
+      .def(
+          "cancel", [](PipelineHandle& h) { h.get().cancel(); }, "Stops a run from another thread (thread-safe).")
       .def(
           "progress",
           [](PipelineHandle& h) {

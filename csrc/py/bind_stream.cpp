@@ -27,12 +27,11 @@ PyObject* stream_iternext(PyObject* self) noexcept {
 
 void bind_stream(pb::module_& m) {
   pb::class_<Stream> cls(m, "Stream");
-  cls
-      .def(pb::init<PipelineHandle&, const pb::iterable&, bool, std::int64_t, std::int64_t, pb::object, pb::sequence,
-                    pb::sequence, pb::object>(),
-           pb::arg("pipeline"), pb::arg("frames"), pb::arg("copy"), pb::arg("busy_timeout_ms"),
-           pb::arg("wait_timeout_ms"), pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"),
-           pb::arg("error_for"), pb::keep_alive<1, 2>())
+  cls.def(pb::init<PipelineHandle&, const pb::iterable&, bool, std::int64_t, std::int64_t, pb::object, pb::sequence,
+                   pb::sequence, pb::object>(),
+          pb::arg("pipeline"), pb::arg("frames"), pb::arg("copy"), pb::arg("busy_timeout_ms"),
+          pb::arg("wait_timeout_ms"), pb::arg("stage"), pb::arg("slot_inputs"), pb::arg("slot_outputs"),
+          pb::arg("error_for"), pb::keep_alive<1, 2>())
       .def("__iter__", [](pb::object self) { return self; })
       .def("__next__", &Stream::next,
            "The next frame's outputs, in frame order. Releases the GIL while it submits and waits.")

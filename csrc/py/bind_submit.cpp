@@ -35,8 +35,8 @@ core::Pipeline::Sink make_sink(core::Pipeline& p, const pb::object& deliver) {
       pb::list items(batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         const core::Collected& c = batch[i];
-        items[i] = pb::make_tuple(c.slot, c.tag, c.done, std::string(core::to_string(c.outcome.reason)),
-                                  c.outcome.message);
+        items[i] =
+            pb::make_tuple(c.slot, c.tag, c.done, std::string(core::to_string(c.outcome.reason)), c.outcome.message);
       }
       (*fn)(items);
     } catch (pb::error_already_set& e) {
@@ -141,8 +141,9 @@ class Submitter {
   static pb::tuple none_free(bool from_callback) {
     if (PyErr_Occurred() != nullptr) throw pb::error_already_set();  // Ctrl-C
     if (from_callback) {
-      throw std::logic_error("submit() from a callback with every slot busy would wait for the callback itself "
-                             "to return: submit from another thread, or use more jobs");
+      throw std::logic_error(
+          "submit() from a callback with every slot busy would wait for the callback itself "
+          "to return: submit from another thread, or use more jobs");
     }
     return pb::make_tuple(-2, "", "");
   }

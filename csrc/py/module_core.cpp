@@ -5,7 +5,7 @@ namespace vart_async::py {
 void bind_pipeline(pybind11::module_& m);
 void bind_stream(pybind11::module_& m);
 void bind_submit(pybind11::module_& m);
-}
+}  // namespace vart_async::py
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "vart_async native core (private). Use the vart_async package.";

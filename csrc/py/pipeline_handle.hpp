@@ -63,12 +63,14 @@ class PipelineHandle {
   void close() {
     if (!pipeline_) return;
     if (pipeline_->on_completion_thread()) {
-      throw std::logic_error("close() from a callback: the completion thread cannot wait for itself; "
-                             "close the session after wait_all() on another thread");
+      throw std::logic_error(
+          "close() from a callback: the completion thread cannot wait for itself; "
+          "close the session after wait_all() on another thread");
     }
     if (pipeline_->running() || users_ > 0) {
-      throw std::logic_error("the session is in use by another thread (a run, a stream, submit() or wait() in "
-                             "progress): let it finish, or cancel it, before close()");
+      throw std::logic_error(
+          "the session is in use by another thread (a run, a stream, submit() or wait() in "
+          "progress): let it finish, or cancel it, before close()");
     }
     std::unique_ptr<core::Pipeline> p = std::move(pipeline_);
     bool interrupted = false;

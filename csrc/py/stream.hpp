@@ -23,8 +23,8 @@
 namespace vart_async::py::stream_detail {
 
 namespace pb = pybind11;
-using std::chrono::milliseconds;
 using core::Clock;
+using std::chrono::milliseconds;
 
 // Copies above this size release the GIL (smaller ones cost less than the release).
 inline constexpr std::size_t kReleaseGilAbove = 256 * 1024;
@@ -109,8 +109,8 @@ class Stream {
   std::vector<pb::object> results_;  // copy mode: outputs by frame index % size (None: not collected)
   pb::object spare_ = pb::none();    // copy mode: output arrays ready for the next collected job
   std::optional<std::size_t> lent_;
-  std::uint64_t next_frame_ = 0;     // frames submitted
-  std::uint64_t next_out_ = 0;       // the next frame whose outputs are returned
+  std::uint64_t next_frame_ = 0;  // frames submitted
+  std::uint64_t next_out_ = 0;    // the next frame whose outputs are returned
   std::size_t in_flight_ = 0;
   bool by_completion_ = false;
   bool entered_ = false;    // a call is stepping the stream (see Entered)

@@ -24,7 +24,8 @@ core::Collected Stream::collect(Pick pick) {
 }
 
 void Stream::collect_one() {
-  const core::Collected c = collect(by_completion_ && waiting() < 2 * window_.size() ? Pick::kFirstDone : Pick::kOldest);
+  const core::Collected c =
+      collect(by_completion_ && waiting() < 2 * window_.size() ? Pick::kFirstDone : Pick::kOldest);
   pb::list out = take_spare();
   if (c.outcome.ok()) {
     const std::vector<core::Buffer>& bufs = pipe_.get().slot(c.slot).outputs();
@@ -88,8 +89,8 @@ pb::list Stream::take_spare() {
 
 void Stream::store(const core::Collected& c, pb::list out) {
   if (!c.outcome.ok()) {
-    raise(c.outcome.reason, "frame " + std::to_string(c.tag) + " (slot " + std::to_string(c.slot) +
-                                ") failed: " + c.outcome.message);
+    raise(c.outcome.reason,
+          "frame " + std::to_string(c.tag) + " (slot " + std::to_string(c.slot) + ") failed: " + c.outcome.message);
   }
   results_[c.tag % results_.size()] = std::move(out);
 }

@@ -6,9 +6,9 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
-#include <array>
 #include <vector>
 
 #include "core/pipeline.hpp"
@@ -54,7 +54,8 @@ class FrameCheck {
       arrays[0] = frame;
     } else if ((PyList_Check(frame.ptr()) || PyTuple_Check(frame.ptr())) &&
                static_cast<std::size_t>(PySequence_Fast_GET_SIZE(frame.ptr())) == n) {
-      for (std::size_t i = 0; i < n; ++i) arrays[i] = PySequence_Fast_GET_ITEM(frame.ptr(), static_cast<pb::ssize_t>(i));
+      for (std::size_t i = 0; i < n; ++i)
+        arrays[i] = PySequence_Fast_GET_ITEM(frame.ptr(), static_cast<pb::ssize_t>(i));
     } else {
       return src;
     }
@@ -105,9 +106,7 @@ class OutputLists {
   }
 
   // Remembers a list handed out (the last few), to use it again once the caller is done with it.
-  void hand_out(const pybind11::object& out) {
-    handed_[next_++ % handed_.size()] = out;
-  }
+  void hand_out(const pybind11::object& out) { handed_[next_++ % handed_.size()] = out; }
 
   void forget() {
     for (pybind11::object& l : handed_) l = pybind11::object();
@@ -119,7 +118,9 @@ class OutputLists {
 
   bool reusable(pybind11::handle l) const {  // a handle: looking must not add a reference
     namespace pb = pybind11;
-    if (Py_REFCNT(l.ptr()) != 1 || !PyList_Check(l.ptr()) || PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(dtypes_.size())) return false;
+    if (Py_REFCNT(l.ptr()) != 1 || !PyList_Check(l.ptr()) ||
+        PyList_GET_SIZE(l.ptr()) != static_cast<pb::ssize_t>(dtypes_.size()))
+      return false;
     for (std::size_t i = 0; i < dtypes_.size(); ++i) {
       PyObject* item = PyList_GET_ITEM(l.ptr(), static_cast<pb::ssize_t>(i));
       if (Py_REFCNT(item) != 1 || !pb::isinstance<pb::array>(item)) return false;

@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 std::shared_ptr<Engine> emulated(const std::string& name, const std::string& extra) {
   const std::string path = testing::TempDir() + name;
   std::ofstream(path) << R"({"name": "w", "batch_size": 1, "compute_units": 2, "execution_slots": 4,
-    "service_time_us": 200, "service_jitter_us": 200)" << extra << R"(,
+    "service_time_us": 200, "service_jitter_us": 200)"
+                      << extra << R"(,
     "inputs": [{"name": "x", "data_type": "UINT8", "shape": [1, 16], "layout": "NC"}],
     "outputs": [{"name": "y", "data_type": "INT8", "shape": [1, 8], "layout": "NC"}]})";
   return engines::create_vart_engine(path, {});
@@ -79,13 +80,15 @@ TEST(JobWindow, CompletionThreadDeliversEveryJobInBatchesWhileOthersSubmit) {
   Pipeline p(emulated("window_completer.json", ""), 4);
   JobWindow& w = p.window();
   std::atomic<std::uint64_t> delivered{0}, batches{0};
-  p.completer([&](const std::vector<Collected>& batch) {
-    ++batches;
-    for (const Collected& c : batch) {
-      EXPECT_TRUE(c.done);
-      ++delivered;
-    }
-  }, 30s);
+  p.completer(
+      [&](const std::vector<Collected>& batch) {
+        ++batches;
+        for (const Collected& c : batch) {
+          EXPECT_TRUE(c.done);
+          ++delivered;
+        }
+      },
+      30s);
   std::atomic<std::uint64_t> submitted{0};
   auto submitter = [&] {
     for (int i = 0; i < 200; ++i) {
