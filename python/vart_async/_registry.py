@@ -111,11 +111,13 @@ def _vart_defaults(jobs: int) -> dict[str, Any]:
 
 
 def _load_openvino(record: EngineRecord) -> ModuleType:
+    # By name: the loader imports this module (for the install hint), not the other way round.
     try:
-        from vart_async import _openvino_loader
+        loader = importlib.import_module("vart_async._openvino_loader")
     except ImportError:
         raise unavailable(record) from None
-    return _openvino_loader.load()
+    module: ModuleType = loader.load()
+    return module
 
 
 def _openvino_defaults(jobs: int) -> dict[str, Any]:
