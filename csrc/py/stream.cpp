@@ -166,8 +166,11 @@ std::size_t Stream::slot_for_next() {
 
 void Stream::submit(const pb::handle& frame) {
   const Source src = check_(frame);  // before any wait: after one, the slot's idle time counts
-  if (copy_ && in_flight_ > 0 && turnaround(src)) return;
-  const std::size_t k = slot_for_next();
+  std::size_t k = window_.acquire(owner_, Clock::time_point{});  // a free slot goes first
+  if (k == core::kNone) {
+    if (copy_ && in_flight_ > 0 && turnaround(src)) return;
+    k = slot_for_next();
+  }
   try {
     stage(k, frame, src);
   } catch (...) {
