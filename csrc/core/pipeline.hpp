@@ -59,6 +59,7 @@ struct RunStats {
 };
 
 class Completer;
+struct Delivery;
 
 class Pipeline {
  public:
@@ -108,8 +109,9 @@ class Pipeline {
 
   // Jobs collected by a completion thread (Session.submit(inputs, callback=...)): the thread starts
   // with the first call and hands each batch of finished jobs to `sink`. Thread-safe.
-  using Sink = std::function<void(const std::vector<Collected>&)>;
-  Completer& completer(const Sink& sink, std::chrono::milliseconds wait_timeout);
+  // `backlog`: frames that may wait for a slot (see Completer).
+  Completer& completer(const std::function<void(const std::vector<Delivery>&)>& sink,
+                       std::chrono::milliseconds wait_timeout, std::size_t backlog);
   // The completion thread, if started (else null).
   Completer* completer_if_started() noexcept;
   // True on the completion thread: a call made from a callback.

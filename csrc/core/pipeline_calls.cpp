@@ -26,10 +26,11 @@ Collected Pipeline::wait(std::size_t k, std::uint64_t seq, std::chrono::microsec
   return window_->collect_job(k, seq, saturating_add(Clock::now(), timeout), interrupted);
 }
 
-Completer& Pipeline::completer(const Sink& sink, std::chrono::milliseconds wait_timeout) {
+Completer& Pipeline::completer(const std::function<void(const std::vector<Delivery>&)>& sink,
+                               std::chrono::milliseconds wait_timeout, std::size_t backlog) {
   const std::lock_guard<std::mutex> lock(completer_mutex_);
   if (closed_.load()) throw std::logic_error("the pipeline is closed");
-  if (!completer_) completer_ = std::make_unique<Completer>(*window_, sink, wait_timeout);
+  if (!completer_) completer_ = std::make_unique<Completer>(*window_, sink, wait_timeout, backlog);
   return *completer_;
 }
 

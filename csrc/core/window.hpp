@@ -108,6 +108,8 @@ class JobWindow {
   JobWindow& operator=(const JobWindow&) = delete;
 
   std::size_t size() const noexcept { return slots_.size(); }
+  // Slot k's buffers: write inputs only while it is reserved, read outputs while it is collected.
+  const Slot& slot(std::size_t k) const { return *slots_.at(k); }
   bool reports_completions() const noexcept { return reports_; }
   Owner new_owner() noexcept { return next_owner_.fetch_add(1); }
   SlotState state(std::size_t k) const;

@@ -14,7 +14,7 @@ import itertools
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy.typing as npt
@@ -86,7 +86,9 @@ class Job:
 class QueuedJob:
     """A job submitted with its inputs. Without a callback it keeps a copy of its outputs."""
 
-    __slots__ = ("_board", "_callback", "_done", "_future", "_loop", "error", "outputs", "slot", "userdata")
+    __slots__ = (
+        "_board", "_callback", "_done", "_frame", "_future", "_loop", "error", "outputs", "slot", "userdata"
+    )
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class QueuedJob:
         self._future = future
         self._loop = future.get_loop() if future is not None else None
         self._done = False
+        self._frame: Any = None  # the input arrays, kept alive until the job is delivered
         self.outputs: Outputs | None = None
         self.error: BaseException | None = None
 
@@ -125,8 +128,7 @@ class QueuedJob:
 class Deliveries:
     """Called by the core's completion thread with each batch of finished jobs (GIL held)."""
 
-    def __init__(self, slot_outputs: Sequence[Sequence[npt.NDArray[Any]]]) -> None:
-        self._outputs = [tuple(o) for o in slot_outputs]
+    def __init__(self) -> None:
         self._jobs: dict[int, QueuedJob] = {}  # by tag: registered before the job is submitted
         self._tags = itertools.count()
         self._cv = threading.Condition()
@@ -185,33 +187,38 @@ class Deliveries:
             timer.cancel()
 
     # -- the completion thread ----------------------------------------------------------------------
-    def __call__(self, batch: list[tuple[int, int, bool, str, str]]) -> None:
+    def __call__(self, batch: list[tuple[int, int, bool, str, str, Outputs | None]]) -> None:
         self.thread_id = threading.get_ident()
         for_loops: dict[asyncio.AbstractEventLoop, list[tuple[QueuedJob, Outputs | None]]] = {}
         finished: list[QueuedJob] = []
-        for slot, tag, done, reason, message in batch:
+        for slot, tag, done, reason, message, outputs in batch:
             job = self._jobs.pop(tag, None)
             if job is None:
                 continue
             job.slot = slot
+            job._frame = None
             finished.append(job)
-            if not (done and reason == "finished"):
-                what = "failed" if done else "was given up"
-                job.error = error_for(reason, f"job on slot {slot} {what}: {message}")
+            if not (done and reason == "finished") or outputs is None:
+                if reason == "submit_failed":
+                    text = f"submission on slot {slot} was refused: {message}"
+                else:
+                    text = f"job on slot {slot} {'failed' if done else 'was given up'}: {message}"
+                job.error = error_for(reason, text)
                 if job._loop is not None:
                     for_loops.setdefault(job._loop, []).append((job, None))
                 else:
                     self._keep(job.error)
                 continue
-            outputs = list(self._outputs[slot])
+            # The outputs were copied out of the slot (which already runs the next frame): arrays
+            # of the job's own.
             if job._loop is not None:
-                for_loops.setdefault(job._loop, []).append((job, [o.copy() for o in outputs]))
+                for_loops.setdefault(job._loop, []).append((job, outputs))
                 continue
             try:
                 if job._callback is not None:
-                    job._callback(outputs, job)  # zero-copy views, valid during the call
+                    job._callback(outputs, job)
                 else:
-                    job.outputs = [o.copy() for o in outputs]
+                    job.outputs = outputs
             except BaseException as e:  # handed to the next sync point
                 self._keep(e)
         with self._cv:

@@ -52,3 +52,10 @@ def stage(targets: Sequence[npt.NDArray[Any]], inputs: Inputs, specs: Sequence[T
         ):
             raise ValueError(f"input '{spec.name}': dtype {src.dtype} cannot be cast to {target.dtype}")
         np.copyto(target, src, casting="unsafe")
+
+
+def exact(inputs: Inputs, targets: Sequence[npt.NDArray[Any]], specs: Sequence[TensorSpec]) -> list[Any]:
+    """`inputs` as new arrays laid out exactly like the slot arrays `targets` (same rule as stage())."""
+    copies = [np.empty_like(t) for t in targets]
+    stage(copies, inputs, specs)
+    return copies

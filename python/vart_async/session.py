@@ -269,13 +269,17 @@ class Session:
         `submit(k)` runs slot k with whatever its input arrays hold and returns a `Job` (your own
         loop: wait on it before you touch slot k). `submit(inputs, callback=fn)` copies `inputs` (an
         array, a list of arrays or a name→array dict) into a free slot — waiting for one if all are
-        in flight — and returns a `QueuedJob` (`job.userdata` is `userdata`). The core's completion
-        thread collects jobs as they finish and calls `fn(outputs, job)` with zero-copy views of
-        the outputs, valid during the call (without a callback, `job.wait()` returns a copy). A
+        in flight — and returns a `QueuedJob` (`job.userdata` is `userdata`). With every slot busy,
+        up to `jobs` more frames wait (copied) in a backlog that the completion thread submits the
+        moment a slot frees; beyond that, submit() waits for room. The core's completion thread
+        collects jobs as they finish, copies their outputs out (the slot takes the next frame at
+        once) and calls `fn(outputs, job)` with those arrays, which are the job's own (without a
+        callback, `job.wait()` returns them). A
         callback's exception is raised once, with its type, at the next sync point (submit,
         wait_all, close; the frame of that submit is then not submitted); later ones while one is
         pending are only counted (`callback_errors_dropped`). From inside a callback, submit()
-        works while a slot is free and raises RuntimeError when none is (waiting would deadlock).
+        works while a slot or the backlog has room and raises RuntimeError when none has (waiting
+        would deadlock).
         "Busy" answers are retried with backoff for up to `busy_timeout` seconds.
         """
         busy_ms = duration_units(busy_timeout, "busy_timeout", 1000)
@@ -302,8 +306,10 @@ class Session:
 
     def _submitter(self) -> tuple[Any, Deliveries]:
         if self._board is None or self._sub is None:
-            board = Deliveries([slot.outputs for slot in self.slots])
-            self._sub = _core.Submitter(self._native(), board, self._wait_timeout_ms)
+            board = Deliveries()
+            # Up to `jobs` frames may wait for a slot beyond those in flight: the completion thread
+            # refills a slot the moment it frees, without waiting for the submitting thread.
+            self._sub = _core.Submitter(self._native(), board, self._wait_timeout_ms, self.jobs)
             self._board = board
         return self._sub, self._board
 
@@ -312,38 +318,28 @@ class Session:
         _, board = self._submitter()
         board.raise_pending()
         job = QueuedJob(board, -1, callback, userdata)
-        if not self._submit_job(job, inputs, busy_ms, busy_ms):
+        if not self._submit_job(job, inputs, busy_ms):
             raise WaitTimeoutError(f"no slot came free within {busy_ms} ms")
         return job
 
     def _stage(self, slot: int, inputs: Any) -> None:
         _staging.stage(self.slots[slot].inputs, inputs, self.inputs)
 
-    def _submit_job(self, job: QueuedJob, inputs: Any, acquire_ms: int, busy_ms: int) -> bool:
-        """Submits `job` on a free slot (waiting up to acquire_ms for one); False when none came."""
+    def _submit_job(self, job: QueuedJob, inputs: Any, timeout_ms: int) -> bool:
+        """Submits `job` (or leaves it for the next free slot), waiting up to timeout_ms for room;
+        False when none came. The inputs are copied before this returns."""
         sub, board = self._submitter()
         tag = board.add(job)  # before submission: the job may finish before we return
         try:
-            # A frame that matches the slot: slot, copy and submission in one native call.
-            k, reason, message = sub.submit(inputs, tag, acquire_ms, busy_ms)
-            if k == -1:
-                k = sub.acquire(acquire_ms)
-                if k >= 0:
-                    try:
-                        self._stage(k, inputs)
-                    except BaseException:
-                        sub.give_back(k)
-                        raise
-                    reason, message = sub.submit_slot(k, tag, busy_ms)
+            got = sub.submit(inputs, tag, timeout_ms)  # a frame that matches the slot: one native call
+            if got < 0:  # anything else is converted as stage() does, then submitted the same way
+                got = sub.submit(_staging.exact(inputs, self.slots[0].inputs, self.inputs), tag, timeout_ms)
         except BaseException:
             board.remove(tag)
             raise
-        if k < 0 or reason != "finished":
+        if got == 0:
             board.remove(tag)
-            if k < 0:
-                return False
-            raise error_for(reason, f"submission on slot {k} was refused: {message}")
-        job.slot = k
+            return False
         return True
 
     def wait_all(self) -> None:
@@ -408,7 +404,7 @@ class Session:
         _, board = self._submitter()
         fut: asyncio.Future[list[npt.NDArray[Any]]] = loop.create_future()
         job = QueuedJob(board, -1, None, None, fut)
-        while not self._submit_job(job, inputs, 0, self._busy_timeout_ms):
+        while not self._submit_job(job, inputs, 0):
             await board.slot_freed(loop)  # all slots busy: the next delivered batch frees some
         return await fut
 

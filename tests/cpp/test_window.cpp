@@ -78,31 +78,32 @@ TEST(JobWindow, DriversOnSeveralThreadsNeverShareASlotAndAccountForEveryJob) {
 
 TEST(JobWindow, CompletionThreadDeliversEveryJobInBatchesWhileOthersSubmit) {
   Pipeline p(emulated("window_completer.json", ""), 4);
-  JobWindow& w = p.window();
   std::atomic<std::uint64_t> delivered{0}, batches{0};
-  p.completer(
-      [&](const std::vector<Collected>& batch) {
+  std::mutex tags_mutex;
+  std::set<std::uint64_t> tags;
+  Completer& c = p.completer(
+      [&](const std::vector<Delivery>& batch) {
         ++batches;
-        for (const Collected& c : batch) {
-          EXPECT_TRUE(c.done);
+        for (const Delivery& d : batch) {
+          EXPECT_TRUE(d.job.done);
+          ASSERT_TRUE(d.outputs);
+          EXPECT_EQ(d.outputs->outputs.at(0).size(), 8u);
+          const std::lock_guard<std::mutex> lock(tags_mutex);
+          EXPECT_TRUE(tags.insert(d.job.tag).second) << "delivered twice";
           ++delivered;
         }
       },
-      30s);
-  std::atomic<std::uint64_t> submitted{0};
+      30s, 8);
+  std::vector<std::byte> frame(16, std::byte{7});
+  std::atomic<std::uint64_t> next_tag{0};
   auto submitter = [&] {
-    for (int i = 0; i < 200; ++i) {
-      const std::size_t k = w.acquire(kCallbacks, Clock::now() + 5s);
-      ASSERT_NE(k, kNone);
-      ASSERT_TRUE(w.submit(k, 0, Clock::now() + 1s).ok());
-      ++submitted;
-    }
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.enqueue(Pending{next_tag++, {frame.data()}, {}}, Clock::now() + 5s));
   };
   std::thread a(submitter), b(submitter);
   a.join();
   b.join();
-  ASSERT_TRUE(w.wait_released(kCallbacks, Clock::now() + 10s));
-  EXPECT_EQ(delivered.load(), submitted.load());
+  ASSERT_TRUE(c.wait_idle(Clock::now() + 10s));
+  EXPECT_EQ(delivered.load(), 400u);
   EXPECT_LE(batches.load(), delivered.load());
   EXPECT_EQ(p.close(1s), 0u);
 }
