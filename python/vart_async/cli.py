@@ -7,9 +7,7 @@ Exit status: 0 success (and -h), 1 any error (arguments, model, IFM, runtime, a 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _engines, _ifm, _report
+from vart_async import _cli_checks, _engines, _ifm, _report
+from vart_async._cli_checks import MAX_JOBS, MAX_SPIN_US, MAX_SWEEP, integer, jobs_list, seconds
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
 from vart_async.session import Session
@@ -50,18 +49,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1)
 
 
-def _jobs_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(
-            f"must be a comma-separated list of positive integers (got '{text}')"
-        )
-    return values
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="vart-async-bench",
@@ -75,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ifm_pos", nargs="?", metavar="IFM", help="same as --input-binary")
     s = p.add_argument_group("vart_infer_async options")
     s.add_argument(
-        "-n", "--num-iteration", type=int, metavar="N", help="jobs (default 10; with -t: at least N)"
+        "-n", "--num-iteration", type=integer, metavar="N",
+        help="jobs, 1..2^63-1 (default 10; with -t: at least N)",
     )
     s.add_argument("-d", "--dry-run", action="store_true", help="random IFM; no IFM read, no OFM writes")
     s.add_argument("--benchmark", action="store_true", help="time an async and a sync pass; no OFM writes")
@@ -84,17 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-tensor-type", metavar="HW|CPU", help="vart: input tensor type (default HW)")
     s.add_argument("--output-tensor-type", metavar="HW|CPU", help="vart: output tensor type (default HW)")
     b = p.add_argument_group("benchmark options")
-    b.add_argument("--jobs", type=int, default=2, metavar="K", help="jobs in flight (default 2)")
+    b.add_argument(
+        "--jobs", type=integer, default=2, metavar="K", help=f"jobs in flight, 1..{MAX_JOBS} (default 2)"
+    )
     b.add_argument("--engine", default="auto", choices=("auto", "vart", "openvino"), help="default: auto")
-    b.add_argument("-t", "--time", type=float, metavar="S", help="run S seconds (with -n: both limits)")
-    b.add_argument("--warmup", type=int, metavar="N", help="unmeasured jobs before a pass (default K)")
-    b.add_argument("--wait-timeout", type=float, default=30.0, metavar="S", help="per job (default 30)")
-    b.add_argument("--spin-us", type=int, default=vart_async.DEFAULT_SPIN_US, metavar="US",
-                   help="openvino: poll up to US us before blocking while jobs are that short (default "
-                   f"{vart_async.DEFAULT_SPIN_US}; 0: always block)")
+    b.add_argument(
+        "-t", "--time", type=seconds, metavar="S", help="run S seconds, 0 < S <= 1e7 (with -n: both limits)"
+    )
+    b.add_argument(
+        "--warmup", type=integer, metavar="N", help="unmeasured jobs before a pass, 0..2^63-1 (default K)"
+    )
+    b.add_argument(
+        "--wait-timeout", type=seconds, default=30.0, metavar="S", help="per job, 0 < S <= 1e7 (default 30)"
+    )
+    b.add_argument("--spin-us", type=integer, default=vart_async.DEFAULT_SPIN_US, metavar="US",
+                   help=f"openvino: poll up to US us (0..{MAX_SPIN_US}) before blocking while jobs are "
+                   f"that short (default {vart_async.DEFAULT_SPIN_US}; 0: always block)")
     b.add_argument("--json", metavar="PATH", help="write a JSON report ('-': stdout, text to stderr)")
     b.add_argument("--verify", action="store_true", help="async and sync outputs must be bit-identical")
-    b.add_argument("--sweep-jobs", type=_jobs_list, metavar="LIST", help="e.g. 1,2,4,8: a run per K")
+    b.add_argument(
+        "--sweep-jobs", type=jobs_list, metavar="LIST",
+        help=f"e.g. 1,2,4,8: a run per K (at most {MAX_SWEEP}, each 1..{MAX_JOBS})",
+    )
     b.add_argument("--output-dir", default=".", metavar="DIR", help="where OFM files go (default .)")
     b.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
     g = p.add_argument_group("pictures (matplotlib: pip install 'vart-async[plot]')")
@@ -179,6 +178,9 @@ class Bench:
             self.say("[INFO] dry-run implied: the default model runs on random input without --input-binary")
         if not os.path.exists(model):
             raise Failure(f"Error: compiled model path does not exist: {model}")
+        kind = _ifm.special_file_kind(os.stat(model).st_mode)
+        if kind is not None and kind != "a directory":  # a FIFO would block the runtime, a device never end
+            raise Failure(f"Error: model path is not a regular file: {model} is {kind}")
         try:
             engine = _engines.choose(model, engine)
         except ValueError as e:
@@ -206,26 +208,9 @@ class Bench:
         return model, ifm
 
     def _check_numbers(self) -> None:
-        a = self.a
-        if a.num_iteration is not None and a.num_iteration < 1:
-            raise Failure("[ERROR] --num-iteration must be >= 1.")
-        checks = [
-            ("--jobs", a.jobs, 1),
-            ("--warmup", a.warmup, 0),
-            ("--spin-us", a.spin_us, 0),
-            ("--streams", a.streams, 1),
-            ("--threads", a.threads, 1),
-        ]
-        for flag, value, least in checks:
-            if value is not None and value < least:
-                raise Failure(f"[ERROR] {flag} must be >= {least}.")
-        if a.plot and not a.sweep_jobs:
-            raise Failure("[ERROR] --plot goes with --sweep-jobs (it draws throughput and p99 against jobs).")
-        if (a.timeline or a.plot_latency or a.plot) and importlib.util.find_spec("matplotlib") is None:
-            raise Failure("Error: pictures need matplotlib: pip install 'vart-async[plot]'")
-        for flag, value in (("--time", a.time), ("--wait-timeout", a.wait_timeout)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise Failure(f"[ERROR] {flag} must be a number of seconds > 0 (got {value:g}).")
+        problem = _cli_checks.check_numbers(self.a)
+        if problem is not None:
+            raise Failure(problem)
 
     def _engine_options(self, engine: str, in_type: str | None, out_type: str | None) -> dict[str, Any]:
         a = self.a
