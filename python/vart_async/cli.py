@@ -1,7 +1,8 @@
 """`vart-async-bench`: everything AMD's `vart_infer_async` sample does, plus what benchmark users expect.
 
 Exit status: 0 success (and -h), 1 any error (arguments, model, IFM, runtime, a --verify mismatch),
-130 Ctrl-C (submissions stop, jobs in flight drain, the partial summary is printed).
+130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (submissions stop, jobs in flight drain, the partial summary is
+printed and the report written), 141 when stdout is closed early (`| head`: quietly, no traceback).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _cli_checks, _engines, _ifm, _report
+from vart_async import _cli_checks, _engines, _ifm, _report, _signals
 from vart_async._cli_checks import MAX_JOBS, MAX_SPIN_US, MAX_SWEEP, integer, jobs_list, seconds
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
@@ -42,6 +44,12 @@ class Failure(Exception):
         self.code = code
 
 
+class _NotStarted(Exception):
+    """A stop signal came before this pass: it does not start."""
+
+    result: RunResult | None = None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """`Error: <message>` and exit status 1, like every other error of the tool (not argparse's 2)."""
@@ -56,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pipelined asynchronous inference benchmark on VART-ML (Versal AI Edge Gen 2 NPU, or "
         "its emulator) and OpenVINO: AMD's vart_infer_async sample and more.",
         epilog="Without a model, runs the embedded default model (a dry-run unless --input-binary is "
-        "given). Exit status: 0 ok, 1 error, 130 interrupted.",
+        "given). Exit status: 0 ok, 1 error, 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.",
     )
     p.add_argument("model_pos", nargs="?", metavar="MODEL", help="same as --model-path")
     p.add_argument("ifm_pos", nargs="?", metavar="IFM", help="same as --input-binary")
@@ -137,9 +145,10 @@ def _tensor_type(flag: str, raw: str | None) -> str | None:
 class Bench:
     """One invocation. Human-readable text goes to `out`; errors to stderr."""
 
-    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, out: TextIO, stop: _signals.Stopper | None = None) -> None:
         self.a = args
         self.out = out
+        self.stop = stop if stop is not None else _signals.Stopper()
         self.live = out.isatty() and not args.quiet
         self.passes: dict[str, RunResult] = {}
         self.extra: dict[str, Any] = {}
@@ -271,7 +280,9 @@ class Bench:
                 self.out, batch_size=session.batch_size, total=limits[0], time_limit=limits[1]
             )
         try:
-            with _report.ctrl_c_cancels(session) as presses:
+            with self.stop.cancels(session):
+                if self.stop.signals:  # a signal between two passes
+                    raise _NotStarted
                 r = session.run(
                     limits[0],
                     limits[1],
@@ -284,7 +295,7 @@ class Bench:
         finally:
             if bar:
                 bar.clear()
-        if presses:
+        if self.stop.signals:
             raise Interrupted(r)
         return r
 
@@ -312,11 +323,17 @@ class Bench:
             if a.verify:
                 label = "verify"
                 self._verify(session)
-        except (Interrupted, RunError) as e:
+        except (Interrupted, RunError, _NotStarted) as e:
             if e.result is not None and label != "verify":
                 self.passes[label] = e.result
-            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
-            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+            self._stopped(e)
+
+    def _stopped(self, e: BaseException) -> None:
+        """The status of a run that a signal or an error stopped."""
+        if isinstance(e, (Interrupted, _NotStarted)):
+            self.status = self.error = _signals.status(self.stop.first or signal.SIGINT)
+        else:
+            self.status, self.error = "error", str(e)
 
     def _output_dump(self, session: Session, r: RunResult, writes: bool, dry_run: bool) -> None:
         if writes and r.completed:
@@ -362,13 +379,12 @@ class Bench:
                         _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
                     try:
                         entries.append(_report.SweepEntry(k, self._run(session, "async")))
-                    except (Interrupted, RunError) as e:
+                    except (Interrupted, RunError, _NotStarted) as e:
                         if e.result is not None:
                             entries.append(_report.SweepEntry(k, e.result))
                         raise
-        except (Interrupted, RunError) as e:
-            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
-            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+        except (Interrupted, RunError, _NotStarted) as e:
+            self._stopped(e)
         except Failure as f:  # a jobs count the engine cannot open: report what was measured so far
             self.status, self.error = "error", " ".join(f.lines).removeprefix("Error: ")
         if entries:
@@ -377,10 +393,12 @@ class Bench:
 
     def _finish(self) -> int:
         assert self.info is not None
+        signum = self.stop.first
         if self.status == "error":
             print(f"Error: {self.error}", file=sys.stderr, flush=True)
-        elif self.status == "interrupted":
-            print("[WARN] interrupted (Ctrl-C): submissions stopped, jobs in flight drained", file=sys.stderr)
+        elif signum is not None and self.status == _signals.status(signum):
+            said = "interrupted (Ctrl-C)" if signum == signal.SIGINT else self.status
+            print(f"[WARN] {said}: submissions stopped, jobs in flight drained", file=sys.stderr)
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:
@@ -389,11 +407,15 @@ class Bench:
             )
             try:
                 _report.write_json(self.a.json, doc)
+            except BrokenPipeError:  # --json - | head: main() ends quietly
+                raise
             except OSError as e:
                 raise Failure(
                     f"Error: cannot write the JSON report {self.a.json}: {e.strerror or e}"
                 ) from None
-        return {"ok": 0, "interrupted": 130}.get(self.status, 1)
+        if self.status == "ok":
+            return 0
+        return _signals.exit_code(signum) if signum is not None and self.status != "error" else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -405,15 +427,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):  # an ASCII locale must not turn "—" into a traceback
             stream.reconfigure(errors="backslashreplace")
+    stop = _signals.Stopper()
     try:
-        return Bench(args, sys.stderr if args.json == "-" else sys.stdout).run()
-    except Failure as f:
-        for line in f.lines:
-            print(line, file=sys.stderr)
-        return f.code
-    except KeyboardInterrupt:  # Ctrl-C outside a pass (loading the model, staging): nothing to report
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
+        with stop.installed():  # SIGINT, SIGTERM, SIGHUP: all stop the run alike
+            try:
+                return Bench(args, sys.stderr if args.json == "-" else sys.stdout, stop).run()
+            except Failure as f:
+                for line in f.lines:
+                    print(line, file=sys.stderr)
+                return f.code
+            except KeyboardInterrupt as e:  # a signal before the first pass (loading, staging): no report
+                signum = e.signum if isinstance(e, _signals.Signalled) else signal.SIGINT
+                said = "Interrupted." if signum == signal.SIGINT else f"Stopped by {_signals.name(signum)}."
+                print(f"\n{said}", file=sys.stderr)
+                return _signals.exit_code(signum)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        _signals.silence_stdio()
+        return 128 + 13  # as if killed by SIGPIPE
 
 
 if __name__ == "__main__":
