@@ -49,7 +49,8 @@ TEST(Hostile, NumbersThatDoNotFitADoubleNameTheirField) {
   Desc d;
   d.extra = R"(, "service_jitter_us": 1e999)";
   EXPECT_EQ(error_opening(d.write("inf.json")),
-            "vart-emu: " + temp_path("inf.json") + ": service_jitter_us: number out of range (it does not fit a double)");
+            "vart-emu: " + temp_path("inf.json") +
+                ": service_jitter_us: number out of range (it does not fit a double)");
   d.extra = "";
   d.inputs = R"([{"name": "a", "data_type": "UINT8", "shape": [1, )" + std::string(400, '9') + R"(], "layout": "NC"}])";
   EXPECT_TRUE(contains(error_opening(d.write("digits.json")), ": inputs[0].shape[1]: number out of range"));
@@ -80,7 +81,8 @@ TEST(Hostile, MessagesQuoteBoundedEscapedPrefixes) {
   d.extra = ", \"" + std::string(1000000, 'k') + "\": 1";
   EXPECT_TRUE(contains(error_opening(d.write()), "kkk...: unknown key"));
   std::string text = Desc{}.json();
-  text.replace(text.find("\"batch_size\": 2"), std::string("\"batch_size\": 2").size(), R"("batch_size": "\u001b[31m\u00e9")");
+  const std::string batch = "\"batch_size\": 2";
+  text.replace(text.find(batch), batch.size(), R"("batch_size": "\u001b[31m\u00e9")");
   EXPECT_TRUE(contains(error_opening(write_file("esc.json", text)),
                        "batch_size: must be an integer (got string \"\\x1B[31m\xc3\xa9\")"));
   const std::string syntax = write_file("syntax.json", "{\"name\": \"" + std::string(1000000, 'n') + "\x01");

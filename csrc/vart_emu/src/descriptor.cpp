@@ -215,7 +215,8 @@ class Parser {
         const std::string s = string(it->at("rounding_mode"), rp, false);
         const auto r = parse_rounding_mode(s);
         if (!r) {
-          fail(rp, "unknown RoundingMode '" + excerpt(s) + "' (expected UNKNOWN, ROUND_TO_NEAREST_EVEN or ROUND_TOWARD_ZERO)");
+          fail(rp, "unknown RoundingMode '" + excerpt(s) +
+                       "' (expected UNKNOWN, ROUND_TO_NEAREST_EVEN or ROUND_TOWARD_ZERO)");
         }
         q.rounding_mode = *r;
       }
@@ -235,7 +236,8 @@ class Parser {
       out.push_back(tensor(arr[i], p, direction));
       const auto [it, fresh] = seen.emplace(out.back().hw.name, i);
       if (!fresh) {
-        fail(join(p, "name"), "duplicate tensor name '" + excerpt(it->first) + "' (also " + index(key, it->second) + ")");
+        fail(join(p, "name"),
+             "duplicate tensor name '" + excerpt(it->first) + "' (also " + index(key, it->second) + ")");
       }
     }
     return out;
@@ -252,7 +254,8 @@ class Parser {
       const std::string s = string(obj.at("fail_status"), "faults.fail_status", false);
       const auto st = parse_status_code(s);
       if (!st) {
-        fail("faults.fail_status", "unknown StatusCode '" + excerpt(s) + "' (expected one of: " + status_code_names() + ")");
+        fail("faults.fail_status",
+             "unknown StatusCode '" + excerpt(s) + "' (expected one of: " + status_code_names() + ")");
       }
       if (*st == StatusCode::SUCCESS || *st == StatusCode::JOB_PENDING) {
         fail("faults.fail_status", s + " is not a failure status");
