@@ -38,8 +38,8 @@ _COMMON: dict[str, Any] = {
 settings.register_profile("vart-async-short", derandomize=True, **_COMMON)
 settings.register_profile("vart-async-long", derandomize=False, **_COMMON)
 PROFILE = settings.get_profile("vart-async-long" if LONG else "vart-async-short")
-DESCRIPTOR_EXAMPLES = 12000 if LONG else 60
-CLI_EXAMPLES = 400 if LONG else 4
+DESCRIPTOR_EXAMPLES = 30000 if LONG else 60
+CLI_EXAMPLES = 1200 if LONG else 4
 CASE_SECONDS = 60  # a case taking longer is a hang
 MAX_ALLOC = 256 << 20  # valid descriptors allocating more are not opened (see _fuzz_strategies)
 
