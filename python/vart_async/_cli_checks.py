@@ -63,8 +63,10 @@ def check_numbers(a: argparse.Namespace) -> str | None:
         ("--jobs", a.jobs, 1, MAX_JOBS),
         ("--warmup", a.warmup, 0, MAX_COUNT),
         ("--spin-us", a.spin_us, 0, MAX_SPIN_US),
-        ("--streams", a.streams, 1, None),  # the engine bounds these by its native types
-        ("--threads", a.threads, 1, None),
+        # engine flags (the engine bounds them by its native types); getattr: the flags come and go with
+        # the engines registered
+        ("--streams", getattr(a, "streams", None), 1, None),
+        ("--threads", getattr(a, "threads", None), 1, None),
     ]
     for flag, value, least, most in checks:
         if value is not None and value < least:
