@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,23 @@ def test_directory(tmp_path):
         load_ifm(tmp_path, BPR, 1)
 
 
+def test_a_fifo_is_named_and_never_opened(tmp_path):
+    fifo = tmp_path / "ifm.bin"
+    os.mkfifo(fifo)  # no writer: opening it would block
+    expected = r"^input binary is a FIFO \(named pipe\): .*ifm\.bin \(not a regular file\)$"
+    with pytest.raises(IfmError, match=expected):
+        load_ifm(fifo, BPR, 1)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_character_device_is_named(device):
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    expected = rf"^input binary is a character device: {device} \(not a regular file\)$"
+    with pytest.raises(IfmError, match=expected):
+        load_ifm(device, BPR, 1)
+
+
 @pytest.mark.parametrize("size", [0, 1, BPR - 1])
 def test_smaller_than_one_row(tmp_path, size):
     with pytest.raises(IfmError) as info:
@@ -118,9 +136,10 @@ def test_unreadable_file(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(type(path), "open", refuse)  # chmod 0 would not stop root
-    with pytest.raises(IfmError, match=r"failed to open input binary: .*ifm\.bin \(Permission denied\)"):
-        load_ifm(path, BPR, 1)
+    with monkeypatch.context() as m:
+        m.setattr(os, "open", refuse)  # chmod 0 would not stop root
+        with pytest.raises(IfmError, match=r"failed to open input binary: .*ifm\.bin \(Permission denied\)"):
+            load_ifm(path, BPR, 1)
 
 
 def test_random_ifm_has_the_shape_asked_and_varies():

@@ -4,6 +4,7 @@ and the errors a user meets when OpenVINO is missing or the wrong release."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -249,7 +250,9 @@ def test_specs_of_several_inputs_and_outputs(model_dir: Path) -> None:
 
 def test_dynamic_shape_needs_the_shape_option(model_dir: Path) -> None:
     path = model_dir / "dynamic.onnx"
-    with pytest.raises(EngineError, match=r"input 'input' has a dynamic shape .*shape='input:\[1,3,8,8\]'"):
+    # Both the Python form and the CLI's flag form.
+    both = r"shape='input:\[1,3,8,8\]' \(vart-async-bench: --shape 'input:\[1,3,8,8\]'\)"
+    with pytest.raises(EngineError, match=r"input 'input' has a dynamic shape .*" + both):
         vart_async.open(path)
     reference = _reference(path)
     for shape in ("input:[2,3,8,8]", "input[2,3,8,8]", "[2,3,8,8]"):
@@ -291,6 +294,10 @@ def test_info_and_compiled_model_properties() -> None:
         ({"streams": "two"}, "streams must be an integer"),
         ({"streams": 0}, "streams must be an integer >= 1"),
         ({"threads": -1}, "threads must be an integer >= 1"),
+        # past the native int: an error, not truncated (4294967297 used to become 1)
+        ({"streams": 4294967297}, "streams must be an integer >= 1 and <= 2147483647"),
+        ({"threads": 2**31}, "threads must be an integer >= 1 and <= 2147483647"),
+        ({"num_requests": 2**32}, "num_requests must be an integer >= 1 and <= 4294967295"),
         ({"num_requests": "many"}, "num_requests must be an integer"),
         ({"precision": "f64"}, "precision must be f32, bf16 or f16"),
         ({"hint": "fast"}, "hint must be"),
@@ -425,3 +432,10 @@ def test_import_works_without_openvino() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install 'vart-async[openvino]'" in out
+
+
+def test_a_fifo_model_path_is_refused_not_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(fifo)  # no writer: OpenVINO's read would block
+    with pytest.raises(ValueError, match=r"model path is not a regular file: .*model\.onnx is a FIFO"):
+        vart_async.open(fifo)

@@ -11,6 +11,7 @@ holding fewer rows than the batch fills the rest of the batch with zeros.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,32 +94,63 @@ def row_layout(specs: Sequence[_Spec], batch_size: int) -> RowLayout:
 def load_ifm(path: str | os.PathLike[str], bytes_per_row: int, batch_size: int) -> Bytes2D:
     """Reads up to `batch_size` whole rows from the start of `path`; returns them as (rows, bytes_per_row).
 
-    Raises IfmError for a missing file, a directory, or a file smaller than one row.
+    Raises IfmError for a missing file, anything but a regular file (a directory, FIFO, device or
+    socket: named as what it is, never opened), or a file smaller than one row.
     """
     p = Path(path)
-    if not p.exists():
-        raise IfmError(f"input file not found: {p}")
-    if p.is_dir():
-        raise IfmError(f"input binary is a directory: {p}")
+    try:
+        # The kind first: open() on a FIFO blocks until a writer comes, and a device never ends.
+        _require_regular(p, os.stat(p).st_mode)
+    except FileNotFoundError:
+        raise IfmError(f"input file not found: {p}") from None
+    except OSError as e:
+        raise IfmError(f"failed to open input binary: {p} ({e.strerror or e})") from None
     if bytes_per_row <= 0:
         raise IfmError("bytes per frame is zero")
     if batch_size <= 0:
         raise IfmError("batch size is zero")
     try:
-        size = p.stat().st_size
-        if size < bytes_per_row:
-            raise IfmError(
-                f"input binary too small: need at least {bytes_per_row} bytes for one sample row "
-                f"(got {size} byte(s))"
-            )
-        data: Bytes2D = np.empty((min(batch_size, size // bytes_per_row), bytes_per_row), np.uint8)
-        with p.open("rb") as f:
-            got = f.readinto(data.data.cast("B"))  # straight into the array: no second copy
+        # O_NONBLOCK: should a FIFO replace the file after stat(), open() still returns at once.
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise IfmError(f"failed to open input binary: {p} ({e.strerror or e})") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            st = os.fstat(f.fileno())
+            _require_regular(p, st.st_mode)
+            if st.st_size < bytes_per_row:
+                raise IfmError(
+                    f"input binary too small: need at least {bytes_per_row} bytes for one sample row "
+                    f"(got {st.st_size} byte(s))"
+                )
+            data: Bytes2D = np.empty((min(batch_size, st.st_size // bytes_per_row), bytes_per_row), np.uint8)
+            got = f.readinto(data.data.cast("B"))  # straight into the array: no second copy
+        except OSError as e:
+            raise IfmError(f"failed to read input binary: {p} ({e.strerror or e})") from None
     if got != data.nbytes:  # the file shrank between stat() and read()
         raise IfmError(f"failed to read input binary: {p}")
     return data
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a file of `os.stat` mode `mode` is ("a FIFO (named pipe)", ...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _require_regular(path: Path, mode: int) -> None:
+    kind = special_file_kind(mode)
+    if kind is not None:
+        note = "" if kind == "a directory" else " (not a regular file)"
+        raise IfmError(f"input binary is {kind}: {path}{note}")
 
 
 def random_ifm(rows: int, bytes_per_row: int, rng: np.random.Generator | None = None) -> Bytes2D:

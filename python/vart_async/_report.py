@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -358,31 +355,6 @@ class Progress:
             self._stream.write("\r" + " " * self._width + "\r")
             self._stream.flush()
             self._width = 0
-
-
-@contextlib.contextmanager
-def ctrl_c_cancels(session: Session) -> Iterator[list[int]]:
-    """During a pass, Ctrl-C cancels the run (no new submissions, in-flight jobs drain; a second
-    Ctrl-C stops the drain) instead of raising KeyboardInterrupt. Yields a list that gets one entry
-    per Ctrl-C.
-
-    Why a handler rather than Session.run's own Interrupted: Ctrl-C then never interrupts the
-    CLI's Python code half-way (staging inputs, writing OFM files or the JSON report).
-    """
-    presses: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield presses
-        return
-
-    def on_sigint(signum: int, frame: object) -> None:
-        presses.append(signum)
-        session.cancel()  # thread-safe: only bumps an atomic counter
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield presses
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def pictures(args: Any, info: RunInfo, passes: Mapping[str, RunResult], sweep: Sequence[Any]) -> list[str]:

@@ -1,16 +1,16 @@
 """`vart-async-bench`: everything AMD's `vart_infer_async` sample does, plus what benchmark users expect.
 
 Exit status: 0 success (and -h), 1 any error (arguments, model, IFM, runtime, a --verify mismatch),
-130 Ctrl-C (submissions stop, jobs in flight drain, the partial summary is printed).
+130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (submissions stop, jobs in flight drain, the partial summary is
+printed and the report written), 141 when stdout is closed early (`| head`: quietly, no traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
-import math
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _engines, _ifm, _registry, _report
+from vart_async import _cli_checks, _engines, _ifm, _registry, _report, _signals
+from vart_async._cli_checks import MAX_JOBS, MAX_SPIN_US, MAX_SWEEP, integer, jobs_list, seconds
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
 from vart_async.session import Session
@@ -37,23 +38,17 @@ class Failure(Exception):
         self.code = code
 
 
+class _NotStarted(Exception):
+    """A stop signal came before this pass: it does not start."""
+
+    result: RunResult | None = None
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """`Error: <message>` and exit status 1, like every other error of the tool (not argparse's 2)."""
         print(f"Error: {message}", file=sys.stderr)
         self.exit(1)
-
-
-def _jobs_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        values = []
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(
-            f"must be a comma-separated list of positive integers (got '{text}')"
-        )
-    return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,30 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Pipelined asynchronous inference benchmark on VART-ML (Versal AI Edge Gen 2 NPU, or "
         "its emulator) and OpenVINO: AMD's vart_infer_async sample and more.",
         epilog="Without a model, runs the embedded default model (a dry-run unless --input-binary is "
-        "given). Exit status: 0 ok, 1 error, 130 interrupted.",
+        "given). Exit status: 0 ok, 1 error, 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.",
     )
     p.add_argument("model_pos", nargs="?", metavar="MODEL", help="same as --model-path")
     p.add_argument("ifm_pos", nargs="?", metavar="IFM", help="same as --input-binary")
     s = p.add_argument_group("vart_infer_async options")
     s.add_argument(
-        "-n", "--num-iteration", type=int, metavar="N", help="jobs (default 10; with -t: at least N)"
+        "-n", "--num-iteration", type=integer, metavar="N",
+        help="jobs, 1..2^63-1 (default 10; with -t: at least N)",
     )
     s.add_argument("-d", "--dry-run", action="store_true", help="random IFM; no IFM read, no OFM writes")
     s.add_argument("--benchmark", action="store_true", help="time an async and a sync pass; no OFM writes")
     s.add_argument("--model-path", metavar="PATH", help=_model_kinds())
     s.add_argument("--input-binary", "--input_binary", dest="input_binary", metavar="PATH", help="IFM file")
     b = p.add_argument_group("benchmark options")
-    b.add_argument("--jobs", type=int, default=2, metavar="K", help="jobs in flight (default 2)")
+    b.add_argument(
+        "--jobs", type=integer, default=2, metavar="K", help=f"jobs in flight, 1..{MAX_JOBS} (default 2)"
+    )
     b.add_argument("--engine", default="auto", choices=("auto", *_registry.names()), help="default: auto")
-    b.add_argument("-t", "--time", type=float, metavar="S", help="run S seconds (with -n: both limits)")
-    b.add_argument("--warmup", type=int, metavar="N", help="unmeasured jobs before a pass (default K)")
-    b.add_argument("--wait-timeout", type=float, default=30.0, metavar="S", help="per job (default 30)")
-    b.add_argument("--spin-us", type=int, default=vart_async.DEFAULT_SPIN_US, metavar="US",
-                   help="openvino: poll up to US us before blocking while jobs are that short (default "
-                   f"{vart_async.DEFAULT_SPIN_US}; 0: always block)")
+    b.add_argument(
+        "-t", "--time", type=seconds, metavar="S", help="run S seconds, 0 < S <= 1e7 (with -n: both limits)"
+    )
+    b.add_argument(
+        "--warmup", type=integer, metavar="N", help="unmeasured jobs before a pass, 0..2^63-1 (default K)"
+    )
+    b.add_argument(
+        "--wait-timeout", type=seconds, default=30.0, metavar="S", help="per job, 0 < S <= 1e7 (default 30)"
+    )
+    b.add_argument("--spin-us", type=integer, default=vart_async.DEFAULT_SPIN_US, metavar="US",
+                   help=f"openvino: poll up to US us (0..{MAX_SPIN_US}) before blocking while jobs are "
+                   f"that short (default {vart_async.DEFAULT_SPIN_US}; 0: always block)")
     b.add_argument("--json", metavar="PATH", help="write a JSON report ('-': stdout, text to stderr)")
     b.add_argument("--verify", action="store_true", help="async and sync outputs must be bit-identical")
-    b.add_argument("--sweep-jobs", type=_jobs_list, metavar="LIST", help="e.g. 1,2,4,8: a run per K")
+    b.add_argument(
+        "--sweep-jobs", type=jobs_list, metavar="LIST",
+        help=f"e.g. 1,2,4,8: a run per K (at most {MAX_SWEEP}, each 1..{MAX_JOBS})",
+    )
     b.add_argument("--output-dir", default=".", metavar="DIR", help="where OFM files go (default .)")
     b.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
     g = p.add_argument_group("pictures (matplotlib: pip install 'vart-async[plot]')")
@@ -153,9 +160,10 @@ def default_model(engine: str = "auto") -> tuple[Path, str]:
 class Bench:
     """One invocation. Human-readable text goes to `out`; errors to stderr."""
 
-    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+    def __init__(self, args: argparse.Namespace, out: TextIO, stop: _signals.Stopper | None = None) -> None:
         self.a = args
         self.out = out
+        self.stop = stop if stop is not None else _signals.Stopper()
         self.live = out.isatty() and not args.quiet
         self.passes: dict[str, RunResult] = {}
         self.extra: dict[str, Any] = {}
@@ -193,6 +201,9 @@ class Bench:
             self.say("[INFO] dry-run implied: the default model runs on random input without --input-binary")
         if not os.path.exists(model):
             raise Failure(f"Error: compiled model path does not exist: {model}")
+        kind = _ifm.special_file_kind(os.stat(model).st_mode)
+        if kind is not None and kind != "a directory":  # a FIFO would block the runtime, a device never end
+            raise Failure(f"Error: model path is not a regular file: {model} is {kind}")
         try:
             engine = _engines.choose(model, engine)
         except ValueError as e:
@@ -220,26 +231,9 @@ class Bench:
         return model, ifm
 
     def _check_numbers(self) -> None:
-        a = self.a
-        if a.num_iteration is not None and a.num_iteration < 1:
-            raise Failure("[ERROR] --num-iteration must be >= 1.")
-        checks = [
-            ("--jobs", a.jobs, 1),
-            ("--warmup", a.warmup, 0),
-            ("--spin-us", a.spin_us, 0),
-            ("--streams", a.streams, 1),
-            ("--threads", a.threads, 1),
-        ]
-        for flag, value, least in checks:
-            if value is not None and value < least:
-                raise Failure(f"[ERROR] {flag} must be >= {least}.")
-        if a.plot and not a.sweep_jobs:
-            raise Failure("[ERROR] --plot goes with --sweep-jobs (it draws throughput and p99 against jobs).")
-        if (a.timeline or a.plot_latency or a.plot) and importlib.util.find_spec("matplotlib") is None:
-            raise Failure("Error: pictures need matplotlib: pip install 'vart-async[plot]'")
-        for flag, value in (("--time", a.time), ("--wait-timeout", a.wait_timeout)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                raise Failure(f"[ERROR] {flag} must be a number of seconds > 0 (got {value:g}).")
+        problem = _cli_checks.check_numbers(self.a)
+        if problem is not None:
+            raise Failure(problem)
 
     def _given_options(self) -> dict[str, Any]:
         """The engine options given as flags, whichever engine they belong to, each checked in
@@ -312,7 +306,9 @@ class Bench:
                 self.out, batch_size=session.batch_size, total=limits[0], time_limit=limits[1]
             )
         try:
-            with _report.ctrl_c_cancels(session) as presses:
+            with self.stop.cancels(session):
+                if self.stop.signals:  # a signal between two passes
+                    raise _NotStarted
                 r = session.run(
                     limits[0],
                     limits[1],
@@ -325,7 +321,7 @@ class Bench:
         finally:
             if bar:
                 bar.clear()
-        if presses:
+        if self.stop.signals:
             raise Interrupted(r)
         return r
 
@@ -353,11 +349,17 @@ class Bench:
             if a.verify:
                 label = "verify"
                 self._verify(session)
-        except (Interrupted, RunError) as e:
+        except (Interrupted, RunError, _NotStarted) as e:
             if e.result is not None and label != "verify":
                 self.passes[label] = e.result
-            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
-            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+            self._stopped(e)
+
+    def _stopped(self, e: BaseException) -> None:
+        """The status of a run that a signal or an error stopped."""
+        if isinstance(e, (Interrupted, _NotStarted)):
+            self.status = self.error = _signals.status(self.stop.first or signal.SIGINT)
+        else:
+            self.status, self.error = "error", str(e)
 
     def _output_dump(self, session: Session, r: RunResult, writes: bool, dry_run: bool) -> None:
         if writes and r.completed:
@@ -403,13 +405,12 @@ class Bench:
                         _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
                     try:
                         entries.append(_report.SweepEntry(k, self._run(session, "async")))
-                    except (Interrupted, RunError) as e:
+                    except (Interrupted, RunError, _NotStarted) as e:
                         if e.result is not None:
                             entries.append(_report.SweepEntry(k, e.result))
                         raise
-        except (Interrupted, RunError) as e:
-            self.status = "interrupted" if isinstance(e, Interrupted) else "error"
-            self.error = "interrupted" if isinstance(e, Interrupted) else str(e)
+        except (Interrupted, RunError, _NotStarted) as e:
+            self._stopped(e)
         except Failure as f:  # a jobs count the engine cannot open: report what was measured so far
             self.status, self.error = "error", " ".join(f.lines).removeprefix("Error: ")
         if entries:
@@ -418,10 +419,12 @@ class Bench:
 
     def _finish(self) -> int:
         assert self.info is not None
+        signum = self.stop.first
         if self.status == "error":
             print(f"Error: {self.error}", file=sys.stderr, flush=True)
-        elif self.status == "interrupted":
-            print("[WARN] interrupted (Ctrl-C): submissions stopped, jobs in flight drained", file=sys.stderr)
+        elif signum is not None and self.status == _signals.status(signum):
+            said = "interrupted (Ctrl-C)" if signum == signal.SIGINT else self.status
+            print(f"[WARN] {said}: submissions stopped, jobs in flight drained", file=sys.stderr)
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:
@@ -430,11 +433,15 @@ class Bench:
             )
             try:
                 _report.write_json(self.a.json, doc)
+            except BrokenPipeError:  # --json - | head: main() ends quietly
+                raise
             except OSError as e:
                 raise Failure(
                     f"Error: cannot write the JSON report {self.a.json}: {e.strerror or e}"
                 ) from None
-        return {"ok": 0, "interrupted": 130}.get(self.status, 1)
+        if self.status == "ok":
+            return 0
+        return _signals.exit_code(signum) if signum is not None and self.status != "error" else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -446,15 +453,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):  # an ASCII locale must not turn "—" into a traceback
             stream.reconfigure(errors="backslashreplace")
+    stop = _signals.Stopper()
     try:
-        return Bench(args, sys.stderr if args.json == "-" else sys.stdout).run()
-    except Failure as f:
-        for line in f.lines:
-            print(line, file=sys.stderr)
-        return f.code
-    except KeyboardInterrupt:  # Ctrl-C outside a pass (loading the model, staging): nothing to report
-        print("\nInterrupted.", file=sys.stderr)
-        return 130
+        with stop.installed():  # SIGINT, SIGTERM, SIGHUP: all stop the run alike
+            try:
+                return Bench(args, sys.stderr if args.json == "-" else sys.stdout, stop).run()
+            except Failure as f:
+                for line in f.lines:
+                    print(line, file=sys.stderr)
+                return f.code
+            except KeyboardInterrupt as e:  # a signal before the first pass (loading, staging): no report
+                signum = e.signum if isinstance(e, _signals.Signalled) else signal.SIGINT
+                said = "Interrupted." if signum == signal.SIGINT else f"Stopped by {_signals.name(signum)}."
+                print(f"\n{said}", file=sys.stderr)
+                return _signals.exit_code(signum)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        _signals.silence_stdio()
+        return 128 + 13  # as if killed by SIGPIPE
 
 
 if __name__ == "__main__":

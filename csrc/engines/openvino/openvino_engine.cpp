@@ -1,6 +1,8 @@
 #include "engines/openvino/openvino_engine.hpp"
 #include "engines/openvino/openvino_options.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -79,6 +81,18 @@ std::string port_name(const ov::Output<ov::Node>& port, const char* kind, std::s
   return port.get_names().empty() ? std::string(kind) + std::to_string(i) : port.get_any_name();
 }
 
+// OpenVINO would open a FIFO (and block until a writer comes) or read a device without end.
+void require_regular_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    const char* kind = S_ISFIFO(st.st_mode)  ? "a FIFO (named pipe)"
+                       : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISDIR(st.st_mode) ? "a directory"
+                                             : "not a regular file";
+    throw std::invalid_argument("model path is not a regular file: " + path + " is " + kind);
+  }
+}
+
 // "[N,C,H,W]" -> "NCHW"; empty when the model sets no layout.
 std::string layout_text(const ov::Output<const ov::Node>& port) {
   const ov::Layout l = ov::layout::get_layout(port);
@@ -134,6 +148,7 @@ class OpenVinoEngine final : public core::Engine {
     }
 
     if (!settings.cache_dir.empty()) core_.set_property(ov::cache_dir(settings.cache_dir));
+    require_regular_file(model_path);
     std::shared_ptr<ov::Model> model = core_.read_model(model_path);
     if (!settings.shape.empty()) reshape(*model, parse_shapes(settings.shape));
     require_static(*model);
@@ -280,7 +295,8 @@ class OpenVinoEngine final : public core::Engine {
       }
       throw std::runtime_error("input '" + name + "' has a dynamic shape " + ps.to_string() +
                                "; the openvino engine needs static shapes: give one with the shape option, e.g. "
-                               "shape='" + name + ":[" + example + "]'");
+                               "shape='" + name + ":[" + example + "]' (vart-async-bench: --shape '" + name +
+                               ":[" + example + "]')");
     }
     for (std::size_t i = 0; i < model.outputs().size(); ++i) {
       const ov::PartialShape& ps = model.output(i).get_partial_shape();

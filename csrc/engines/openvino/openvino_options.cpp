@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <exception>
 #include <stdexcept>
 
@@ -16,7 +17,8 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-long long parse_int(const std::string& key, const std::string& value, long long min) {
+// `max`: the option's native type (int or uint32_t), so a larger value is an error, never truncated.
+long long parse_int(const std::string& key, const std::string& value, long long min, long long max) {
   std::size_t used = 0;
   long long n = 0;
   try {
@@ -24,9 +26,9 @@ long long parse_int(const std::string& key, const std::string& value, long long 
   } catch (const std::exception&) {
     used = 0;
   }
-  if (value.empty() || used != value.size() || n < min) {
-    throw std::invalid_argument("option " + key + " must be an integer >= " + std::to_string(min) + " (got '" +
-                                value + "')");
+  if (value.empty() || used != value.size() || n < min || n > max) {
+    throw std::invalid_argument("option " + key + " must be an integer >= " + std::to_string(min) + " and <= " +
+                                std::to_string(max) + " (got '" + value.substr(0, 40) + "')");
   }
   return n;
 }
@@ -107,15 +109,15 @@ Settings parse_options(const std::map<std::string, std::string>& options) {
       }
       hint = v;
     } else if (key == "num_requests") {
-      settings.config.emplace(ov::hint::num_requests(static_cast<std::uint32_t>(parse_int(key, value, 1))));
+      settings.config.emplace(ov::hint::num_requests(static_cast<std::uint32_t>(parse_int(key, value, 1, UINT32_MAX))));
     } else if (key == "streams") {
       const ov::streams::Num n = v == "auto"   ? ov::streams::AUTO
                                  : v == "numa" ? ov::streams::NUMA
-                                               : ov::streams::Num(static_cast<int>(parse_int(key, value, 1)));
+                                               : ov::streams::Num(static_cast<int>(parse_int(key, value, 1, INT32_MAX)));
       settings.config.emplace(ov::num_streams(n));
       manual_knobs = true;
     } else if (key == "threads") {
-      settings.config.emplace(ov::inference_num_threads(static_cast<int>(parse_int(key, value, 1))));
+      settings.config.emplace(ov::inference_num_threads(static_cast<int>(parse_int(key, value, 1, INT32_MAX))));
       manual_knobs = true;
     } else if (key == "pin") {
       settings.config.emplace(ov::hint::enable_cpu_pinning(parse_yes_no(key, value)));

@@ -137,6 +137,9 @@ class VartEngine final : public core::Engine {
     info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
                         {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"}};
+    for (const auto* infos : {&in_infos_, &out_infos_}) {
+      for (const auto& i : *infos) check_batched_shape(i, in_batch_);
+    }
     for (const auto& i : in_infos_) info_.inputs.push_back(spec(i, in_batch_));
     for (const auto& o : out_infos_) info_.outputs.push_back(spec(o, out_batch_));
   }
@@ -170,7 +173,8 @@ class VartEngine final : public core::Engine {
     const vart::StatusCode st = runner_->wait(slot.job, ms);
     if (st == vart::StatusCode::SUCCESS) return Status::ok();
     if (st == vart::StatusCode::JOB_PENDING) return Status::pending();
-    return Status::failed("job_id " + std::to_string(slot.job.job_id) + ": " + status_name(st));
+    // The pipeline names the job ("job 2 failed: ..."): a second number here (VART's handle id) only confuses.
+    return Status::failed("wait returned " + status_name(st));
   }
 
   Status run(core::Slot& s) noexcept override {
@@ -186,6 +190,18 @@ class VartEngine final : public core::Engine {
       return std::any_cast<std::string>(runner_->get_property(key));
     } catch (const std::exception&) {
       return fallback;  // an SDK without this property
+    }
+  }
+
+  // A slot's tensor holds every batch row along its leading dimension, a uint32_t in VART's shape:
+  // the product must fit (65536 x 65536 would wrap to 0 and describe an empty tensor).
+  static void check_batched_shape(const vart::NpuTensorInfo& i, std::size_t batch) {
+    if (i.shape.empty()) return;
+    const std::uint64_t lead = std::uint64_t{i.shape[0]} * batch;
+    if (lead > UINT32_MAX) {
+      throw std::runtime_error("tensor '" + i.name + "': its leading dimension " + std::to_string(i.shape[0]) +
+                               " times the batch size " + std::to_string(batch) + " is " + std::to_string(lead) +
+                               ", more than a VART tensor dimension holds (2^32-1)");
     }
   }
 

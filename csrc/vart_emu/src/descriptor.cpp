@@ -1,7 +1,6 @@
 // Descriptor parsing and validation. Every error names the file and the JSON path of the field.
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -10,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "descriptor_json.hpp"
 #include "model.hpp"
 #include "names.hpp"
 
@@ -28,13 +28,8 @@ class Parser {
   explicit Parser(std::string file) : file_(std::move(file)) {}
 
   [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-    throw std::runtime_error("vart-emu: " + file_ + ": " + (path.empty() ? "" : path + ": ") + problem);
-  }
-
-  static std::string describe(const json& v) {
-    std::string dump = v.dump();
-    if (dump.size() > 40) dump = dump.substr(0, 37) + "...";
-    return std::string(v.type_name()) + " " + dump;
+    // utf8_safe: the message becomes a Python str, and a path may hold any bytes.
+    throw std::runtime_error(utf8_safe("vart-emu: " + file_ + ": " + (path.empty() ? "" : path + ": ") + problem));
   }
 
   void check_object(const json& v, const std::string& path) const {
@@ -104,7 +99,7 @@ class Parser {
   }
 
   static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
+    return path.empty() ? excerpt(key) : path + "." + excerpt(key);
   }
   static std::string index(const std::string& path, std::size_t i) { return path + "[" + std::to_string(i) + "]"; }
 
@@ -119,7 +114,7 @@ class Parser {
       const std::string p = join(path, "data_type");
       const std::string s = string(base ? obj.at("data_type") : require(obj, path, "data_type"), p, false);
       const auto t = parse_data_type(s);
-      if (!t) fail(p, "unknown DataType '" + s + "' (expected one of: " + data_type_names() + ")");
+      if (!t) fail(p, "unknown DataType '" + excerpt(s) + "' (expected one of: " + data_type_names() + ")");
       if (*t == DataType::UNKNOWN) fail(p, "UNKNOWN is not a usable DataType");
       info.data_type = *t;
     }
@@ -137,7 +132,7 @@ class Parser {
       const std::string p = join(path, "layout");
       const std::string s = string(base ? obj.at("layout") : require(obj, path, "layout"), p, false);
       const auto l = parse_memory_layout(s);
-      if (!l) fail(p, "unknown MemoryLayout '" + s + "' (expected one of: " + memory_layout_names() + ")");
+      if (!l) fail(p, "unknown MemoryLayout '" + excerpt(s) + "' (expected one of: " + memory_layout_names() + ")");
       if (*l == MemoryLayout::UNKNOWN) fail(p, "UNKNOWN is not a usable MemoryLayout");
       info.memory_layout = *l;
       info.memory_layout_order.clear();
@@ -220,7 +215,8 @@ class Parser {
         const std::string s = string(it->at("rounding_mode"), rp, false);
         const auto r = parse_rounding_mode(s);
         if (!r) {
-          fail(rp, "unknown RoundingMode '" + s + "' (expected UNKNOWN, ROUND_TO_NEAREST_EVEN or ROUND_TOWARD_ZERO)");
+          fail(rp, "unknown RoundingMode '" + excerpt(s) +
+                       "' (expected UNKNOWN, ROUND_TO_NEAREST_EVEN or ROUND_TOWARD_ZERO)");
         }
         q.rounding_mode = *r;
       }
@@ -240,7 +236,8 @@ class Parser {
       out.push_back(tensor(arr[i], p, direction));
       const auto [it, fresh] = seen.emplace(out.back().hw.name, i);
       if (!fresh) {
-        fail(join(p, "name"), "duplicate tensor name '" + it->first + "' (also " + index(key, it->second) + ")");
+        fail(join(p, "name"),
+             "duplicate tensor name '" + excerpt(it->first) + "' (also " + index(key, it->second) + ")");
       }
     }
     return out;
@@ -257,7 +254,8 @@ class Parser {
       const std::string s = string(obj.at("fail_status"), "faults.fail_status", false);
       const auto st = parse_status_code(s);
       if (!st) {
-        fail("faults.fail_status", "unknown StatusCode '" + s + "' (expected one of: " + status_code_names() + ")");
+        fail("faults.fail_status",
+             "unknown StatusCode '" + excerpt(s) + "' (expected one of: " + status_code_names() + ")");
       }
       if (*st == StatusCode::SUCCESS || *st == StatusCode::JOB_PENDING) {
         fail("faults.fail_status", s + " is not a failure status");
@@ -287,7 +285,7 @@ class Parser {
                {"format", "name", "description", "batch_size", "output_batch_size", "compute_units", "execution_slots",
                 "service_time_us", "service_jitter_us", "inputs", "outputs", "faults"});
     if (const auto it = root.find("format"); it != root.end() && string(*it, "format", false) != "vart-emu/1") {
-      fail("format", "must be \"vart-emu/1\" (got " + it->dump() + ")");
+      fail("format", "must be \"vart-emu/1\" (got " + describe(*it) + ")");
     }
     if (const auto it = root.find("description"); it != root.end()) string(*it, "description", false);
     Model m;
@@ -336,14 +334,7 @@ std::vector<std::uint32_t> row_major_strides(const std::vector<std::uint32_t>& s
 }
 
 Model parse_model(const std::string& text, const std::string& path) {
-  const Parser parser(path);
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    parser.fail("", std::string("invalid JSON: ") + e.what());
-  }
-  Model m = parser.model(root);
+  Model m = Parser(path).model(parse_descriptor_json(text, path));
   m.path = path;
   return m;
 }
@@ -354,12 +345,8 @@ Model load_model(const std::string& path) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (!fs::exists(st)) throw std::runtime_error("vart-emu: model path does not exist: " + path);
-  if (fs::is_directory(st) || ends_with_ci(path, ".rai")) compiled_model(path);
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) throw std::runtime_error("vart-emu: cannot read model file: " + path);
-  const std::string body = text.str();
+  if (fs::is_directory(st) || (fs::is_regular_file(st) && ends_with_ci(path, ".rai"))) compiled_model(path);
+  const std::string body = read_descriptor_file(path);  // refuses FIFOs, devices and oversized files
   if (!ends_with_ci(path, ".json")) {
     // Not named .json: only treat it as a descriptor if it at least starts like a JSON object.
     const auto first = body.find_first_not_of(" \t\r\n");
