@@ -26,7 +26,10 @@ std::size_t JobWindow::candidate(Owner owner, Pick pick) const {
     const Job& j = jobs_[k];
     if (j.state == SlotState::kInFlight && j.owner == owner && (best == kNone || j.seq < jobs_[best].seq)) best = k;
   }
-  return best != kNone && !jobs_[best].claimed ? best : kNone;
+  if (best == kNone || jobs_[best].claimed) return kNone;
+  // With completion reports, the oldest is taken once reported (waiting for the report spins, then
+  // blocks, like kFirstDone; a wait in the runtime would only block).
+  return !reports_ || shared_->ready[best] != 0 ? best : kNone;
 }
 
 bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadline, Collected& out) {
@@ -64,7 +67,7 @@ Collected JobWindow::collect(Owner owner, Pick pick, Clock::time_point deadline,
   Clock::time_point next_check = Clock::now() + kWaitSlice;
   Collected out;
   const auto t0 = Clock::now();
-  const bool spin_here = pick == Pick::kFirstDone && reports_;
+  const bool spin_here = reports_;
   for (;;) {
     const std::size_t k = candidate(owner, pick);
     if (k != kNone) {
