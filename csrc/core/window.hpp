@@ -154,8 +154,6 @@ class JobWindow {
 
   // Jobs of `owner` not released yet (in flight or collected).
   std::size_t held(Owner owner) const;
-  // Waits until `owner` holds no slot; false at `deadline` or when `interrupted` fired.
-  bool wait_released(Owner owner, Clock::time_point deadline, const Interrupt& interrupted = {});
   // The seq and start time of `owner`'s oldest job in flight (kNone slot when there is none).
   Collected oldest(Owner owner) const;
 
@@ -206,9 +204,9 @@ class JobWindow {
   // recent waits (`ewma_ns`) were that short; false when it did not spin.
   bool spin(Lock& lock, Clock::time_point t0, Clock::time_point deadline, const std::atomic<std::size_t>& counter,
             std::int64_t ewma_ns);
-  void freed(std::size_t k, bool first);
+  void freed(std::size_t k, bool first);       // slot k joins free_ (first in line, or last); lock held
   std::size_t held_locked(Owner owner) const;  // lock held
-  Collected oldest_locked(Owner owner) const;  // lock held  // slot k joins free_ (first in line, or last); lock held
+  Collected oldest_locked(Owner owner) const;  // lock held
   // False once `deadline` passed or `interrupted` fired (looked at from `next_check` on, once a
   // slice), with the reason in out.outcome.
   bool sliced(Lock& lock, Clock::time_point deadline, const Interrupt& interrupted, Collected& out,

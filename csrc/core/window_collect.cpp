@@ -136,17 +136,6 @@ Collected JobWindow::poll(std::size_t k) {
   return out;
 }
 
-bool JobWindow::wait_released(Owner owner, Clock::time_point deadline, const Interrupt& interrupted) {
-  Lock lock(mutex_);
-  Clock::time_point next_check = Clock::now() + kWaitSlice;
-  Collected ignored;
-  for (;;) {
-    if (held_locked(owner) == 0) return true;
-    if (!sliced(lock, deadline, interrupted, ignored, next_check)) return false;
-    block(lock, deadline);
-  }
-}
-
 std::vector<std::size_t> JobWindow::drain(Clock::time_point deadline, const Interrupt& interrupted) {
   Lock lock(mutex_);
   Clock::time_point next_check = Clock::now() + kWaitSlice;
