@@ -72,13 +72,13 @@ def test_two_sigints_10_ms_apart_exit_130_with_one_report(descriptor, tmp_path, 
 
 
 def test_a_signal_before_the_first_pass_stops_without_a_report(capsys, tiny, monkeypatch):
-    load_ifm = cli.Bench._load_ifm
+    load_inputs = cli.Bench._load_inputs
 
     def signalled_while_staging(self, *args):
         os.kill(os.getpid(), signal.SIGTERM)  # handled at the next bytecode, in this (main) thread
-        return load_ifm(self, *args)
+        return load_inputs(self, *args)
 
-    monkeypatch.setattr(cli.Bench, "_load_ifm", signalled_while_staging)
+    monkeypatch.setattr(cli.Bench, "_load_inputs", signalled_while_staging)
     code, out, err = run(capsys, tiny, "-d", "--json", "r.json")
     assert (code, err) == (143, "\nStopped by SIGTERM.\n")
     assert "Async" not in out

@@ -38,7 +38,7 @@ def test_histogram_percentiles_are_within_the_stated_error_of_the_exact_ones(des
     exact = np.sort(r.latencies_ms)
     from vart_async.results import _histogram_stats
 
-    approx = _histogram_stats(r.latency_counts)
+    approx = _histogram_stats(r.latency_counts, PERCENTILES)
     bound = _core.LATENCY_RELATIVE_ERROR
     for p in PERCENTILES:
         want = percentile(exact, p)

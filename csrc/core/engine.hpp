@@ -89,6 +89,11 @@ struct EngineInfo {
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<std::pair<std::string, std::string>> properties;  // runtime settings worth reporting
+  // What the engine asked the runtime for, in the runtime's own keys (OpenVINO: the compile_model
+  // properties after the options were parsed), so a report can be rerun and compared with `properties`.
+  std::vector<std::pair<std::string, std::string>> requested;
+  double read_s = -1;     // reading the model (seconds); -1: the engine cannot tell it apart
+  double compile_s = -1;  // compiling / loading it for the device; -1: the engine cannot tell
 };
 
 struct Status {

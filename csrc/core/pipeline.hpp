@@ -42,6 +42,10 @@ struct RunOptions {
   std::uint64_t warmup = 0;  // jobs run before the measured run, left out of every statistic
   // Jobs whose records are kept (the first ones); every job's latency goes into RunStats::latency.
   std::size_t max_records = 100'000;
+  // Input frames, cycled: job `seq` runs on frames[seq % frames.size()], copied into its slot's input
+  // buffers just before it is submitted (one Buffer per model input, each of the input's size).
+  // Empty: the slots' inputs are replayed as they are. The caller keeps the memory alive.
+  std::vector<std::vector<Buffer>> frames;
 };
 
 struct RunStats {
@@ -56,6 +60,7 @@ struct RunStats {
   std::vector<JobRecord> jobs;        // the first RunOptions::max_records jobs, in submission order
   std::uint64_t records_dropped = 0;  // jobs past max_records (their latency is in `latency` only)
   LatencyHistogram latency;           // of every completed job (t_done - t_submit)
+  std::int64_t first_job_ns = -1;     // latency of the call's very first job (warm-up's if any); -1 none
 };
 
 class Completer;
@@ -130,6 +135,7 @@ class Pipeline {
 
  private:
   RunStats run_loop(const RunOptions& options, bool measured);
+  void stage(std::size_t k, const std::vector<Buffer>& frame);  // copies a frame into slot k's inputs
 
   std::shared_ptr<Engine> engine_;
   std::vector<std::shared_ptr<Slot>> slots_;

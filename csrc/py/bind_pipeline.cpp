@@ -45,6 +45,13 @@ pb::dict info_dict(const core::EngineInfo& i) {
   pb::dict props;
   for (const auto& [k, v] : i.properties) props[pb::str(k)] = v;
   d["properties"] = props;
+  pb::dict asked;
+  for (const auto& [k, v] : i.requested) asked[pb::str(k)] = v;
+  d["requested"] = asked;
+  pb::dict cold;
+  if (i.read_s >= 0) cold["read_model_s"] = i.read_s;
+  if (i.compile_s >= 0) cold["compile_s"] = i.compile_s;
+  d["cold_start"] = cold;
   return d;
 }
 
@@ -86,6 +93,7 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["message"] = s.message;
   d["completion_order"] = s.completion_order;
   d["records_dropped"] = s.records_dropped;
+  d["first_job_ns"] = s.first_job_ns;
   const auto& counts = s.latency.counts();
   pb::array_t<std::uint64_t> hist(static_cast<pb::ssize_t>(counts.size()));
   std::copy(counts.begin(), counts.end(), hist.mutable_data());
@@ -117,6 +125,10 @@ void bind_pipeline(pb::module_& m) {
   m.attr("SLOT_IN_FLIGHT") = static_cast<int>(core::SlotState::kInFlight);
   m.attr("SLOT_ABANDONED") = static_cast<int>(core::SlotState::kAbandoned);
 
+  m.def(
+      "engine_info", [](const pb::capsule& engine) { return info_dict(engine_from_capsule(engine)->info()); },
+      pb::arg("engine"), "The engine's description (as Pipeline.info()), before any slot is allocated.");
+
   pb::class_<PipelineHandle>(m, "Pipeline")
       .def(pb::init<const pb::capsule&, std::size_t, std::uint64_t>(), pb::arg("engine"), pb::arg("jobs"),
            pb::arg("max_bytes"), "Allocates `jobs` slots on the engine. Releases the GIL.")
@@ -134,10 +146,20 @@ void bind_pipeline(pb::module_& m) {
       .def(
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
-             std::uint64_t warmup, bool completion_order, std::size_t max_records) {
+             std::uint64_t warmup, bool completion_order, std::size_t max_records, const pb::list& frames) {
             const PipelineHandle::InUse in_use(h);  // close() from another thread must wait for the run
             Pipeline& p = in_use.pipeline();
             core::RunOptions o;
+            // The caller's list holds the arrays for the whole call (it is not released before we return).
+            for (const pb::handle frame : frames) {
+              std::vector<core::Buffer>& f = o.frames.emplace_back();
+              for (const pb::handle item : frame) {
+                auto a = pb::reinterpret_borrow<pb::array>(item);
+                if (!(a.flags() & pb::array::c_style)) throw std::invalid_argument("frame arrays must be C-contiguous");
+                auto* bytes = static_cast<std::byte*>(const_cast<void*>(a.data()));  // only read
+                f.push_back(core::Buffer{bytes, static_cast<std::size_t>(a.nbytes())});
+              }
+            }
             o.iterations = iterations;
             o.time_limit_s = time_limit;
             o.sync = sync;
@@ -154,7 +176,7 @@ void bind_pipeline(pb::module_& m) {
             return stats_dict(s);
           },
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
-          pb::arg("completion_order") = true, pb::arg("max_records") = 100'000,
+          pb::arg("completion_order") = true, pb::arg("max_records") = 100'000, pb::arg("frames") = pb::list(),
           "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
           "completion_order is false). Releases the GIL.")
       .def(

@@ -39,6 +39,23 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid float value: '{shown(text)}'") from None
 
 
+def jobs_count(text: str) -> int | str:
+    """The argparse type of --jobs: a count (bounds: check_numbers) or auto."""
+    return "auto" if text.strip().lower() == "auto" else integer(text)
+
+
+def percentiles(text: str) -> tuple[float, ...]:
+    """The argparse type of --percentiles: e.g. 50,90,99,99.9."""
+    from vart_async.results import check_percentiles
+
+    try:
+        values = [float(v) for v in text.split(",")]
+        return check_percentiles(values)
+    except ValueError as e:
+        detail = str(e) if "percentile" in str(e) else "numbers separated by commas"
+        raise argparse.ArgumentTypeError(f"{detail} (got '{shown(text)}')") from None
+
+
 def jobs_list(text: str) -> list[int]:
     """The argparse type of --sweep-jobs."""
     try:
@@ -60,12 +77,11 @@ def check_numbers(a: argparse.Namespace) -> str | None:
     """The first problem with the parsed arguments' numbers (and the flags that go together), or None."""
     checks = [
         ("--num-iteration", a.num_iteration, 1, MAX_COUNT),
-        ("--jobs", a.jobs, 1, MAX_JOBS),
+        ("--jobs", None if a.jobs == "auto" else a.jobs, 1, MAX_JOBS),
         ("--warmup", a.warmup, 0, MAX_COUNT),
         ("--spin-us", a.spin_us, 0, MAX_SPIN_US),
         # engine flags (the engine bounds them by its native types); getattr: the flags come and go with
         # the engines registered
-        ("--streams", getattr(a, "streams", None), 1, None),
         ("--threads", getattr(a, "threads", None), 1, None),
     ]
     for flag, value, least, most in checks:

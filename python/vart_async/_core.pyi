@@ -15,6 +15,8 @@ SLOT_IN_FLIGHT: int
 SLOT_COLLECTED: int
 SLOT_ABANDONED: int
 
+def engine_info(engine: Any) -> dict[str, Any]: ...
+
 class Pipeline:
     def __init__(self, engine: Any, jobs: int, max_bytes: int) -> None: ...
     @property
@@ -34,6 +36,7 @@ class Pipeline:
         warmup: int,
         completion_order: bool = True,
         max_records: int = 100_000,
+        frames: list[list[npt.NDArray[Any]]] = ...,
     ) -> dict[str, Any]: ...
     def cancel(self) -> None: ...
     def progress(self) -> tuple[int, int]: ...

@@ -63,9 +63,10 @@ def choose(model: str | os.PathLike[str], engine: str) -> str:
 
 
 def create(
-    model: str | os.PathLike[str], engine: str, options: dict[str, Any], jobs: int = 2
+    model: str | os.PathLike[str], engine: str, options: dict[str, Any], jobs: int | None = 2
 ) -> tuple[str, Any]:
-    """Loads `model` on an engine; returns (engine name, native engine capsule)."""
+    """Loads `model` on an engine; returns (engine name, native engine capsule). jobs=None: the
+    session will take as many slots as the engine finds optimal."""
     path = os.fspath(model)
     if not os.path.exists(path):
         raise ModelNotFoundError(f"model path does not exist: {path}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -39,7 +39,7 @@ class EngineOption:
         return "--" + self.key.replace("_", "-")
 
 
-def _no_defaults(jobs: int) -> dict[str, Any]:
+def _no_defaults(jobs: int | None) -> dict[str, Any]:
     return {}
 
 
@@ -56,8 +56,9 @@ class EngineRecord:
     models: str = ""  # what it runs, in the "cannot tell" message (default: its suffixes)
     options: tuple[EngineOption, ...] = ()  # the CLI's flags for it (the API takes any option)
     cli_group: str = ""  # the --help group of its flags (default: "<title> engine options")
-    # Options the engine gets unless the caller gave them, from the number of job slots.
-    defaults: Callable[[int], Mapping[str, Any]] = _no_defaults
+    # Options the engine gets unless the caller gave them, from the number of job slots (None: the
+    # session takes as many as the engine says are optimal, jobs="auto").
+    defaults: Callable[[int | None], Mapping[str, Any]] = _no_defaults
     # Imports the module or raises EngineUnavailableError; None: import_engine().
     loader: Callable[[EngineRecord], ModuleType] | None = None
     default_model: str | None = None  # an embedded model (vart_async/models/) for the CLI
@@ -65,6 +66,10 @@ class EngineRecord:
     # lowest-ranked one is the fallback, taken without asking (its error then says what is missing).
     default_rank: int = 0
     emulated_detail: str = ""  # status detail of an emulated engine whose module has no DESCRIPTION
+    # A sync baseline compiled the way a sync user would (OpenVINO: {"hint": "latency"}), used
+    # unless the caller fixed one of `tuning` or gave raw properties.
+    sync_options: Mapping[str, Any] = field(default_factory=dict)
+    tuning: tuple[str, ...] = ()
 
     def describe_models(self) -> str:
         return self.models or ", ".join(self.suffixes + (("directory",) if self.directories else ()))
@@ -105,9 +110,16 @@ def _hw_or_cpu(text: str) -> str:
     return text.upper()
 
 
-def _vart_defaults(jobs: int) -> dict[str, Any]:
+def _vart_defaults(jobs: int | None) -> dict[str, Any]:
     # The sample's defaults, said here rather than left to the runtime so that every caller sees them.
     return {"input_tensor_type": "HW", "output_tensor_type": "HW"}
+
+
+def _streams(text: str) -> str:
+    t = text.strip().lower()
+    if t in ("auto", "numa") or (t.isdigit() and int(t) >= 1):
+        return t
+    raise ValueError(f"must be a positive integer, auto or numa (got '{text[:40]}').")
 
 
 def _load_openvino(record: EngineRecord) -> ModuleType:
@@ -120,9 +132,10 @@ def _load_openvino(record: EngineRecord) -> ModuleType:
     return module
 
 
-def _openvino_defaults(jobs: int) -> dict[str, Any]:
-    # As benchmark_app forwards -nireq: the hint sizes streams for the requests we keep in flight.
-    return {"num_requests": jobs}
+def _openvino_defaults(jobs: int | None) -> dict[str, Any]:
+    # As benchmark_app forwards -nireq: the hint sizes streams for the requests we keep in flight
+    # (with jobs="auto", as benchmark_app without -nireq: the hint alone decides).
+    return {} if jobs is None else {"num_requests": jobs}
 
 
 RECORDS: dict[str, EngineRecord] = {
@@ -160,14 +173,24 @@ RECORDS: dict[str, EngineRecord] = {
         suffixes=(".onnx", ".xml"),
         options=(
             EngineOption("device", "device (default CPU)"),
-            EngineOption("hint", "performance hint", choices=("throughput", "latency", "none")),
-            EngineOption("streams", "streams (implies --hint none)", "N", type=int),
-            EngineOption("threads", "inference threads (implies --hint none)", "N", type=int),
-            EngineOption("precision", "inference precision", choices=("f32", "bf16", "f16")),
+            EngineOption(
+                "hint",
+                "performance hint (default throughput, benchmark_app's for async; OpenVINO's own CPU "
+                "default is latency); streams, threads, pin, precision and --property given with it "
+                "take precedence, as in OpenVINO",
+                choices=("throughput", "latency", "cumulative_throughput", "none"),
+            ),
+            EngineOption("num_requests", "PERFORMANCE_HINT_NUM_REQUESTS (default: --jobs)", "N", type=int),
+            EngineOption("streams", "NUM_STREAMS: a number, auto or numa", "N|auto|numa", check=_streams),
+            EngineOption("threads", "INFERENCE_NUM_THREADS", "N", type=int),
+            EngineOption("pin", "ENABLE_CPU_PINNING", choices=("yes", "no")),
+            EngineOption("precision", "INFERENCE_PRECISION_HINT", choices=("f32", "bf16", "f16")),
             EngineOption("cache_dir", "model cache directory", "DIR"),
             EngineOption("shape", "e.g. [1,3,224,224] or name:[1,3,224,224]"),
         ),
         defaults=_openvino_defaults,
+        sync_options={"hint": "latency"},
+        tuning=("hint", "num_requests", "streams", "threads", "pin"),
         loader=_load_openvino,
         default_model="default_cnn.onnx",  # a real runtime on a real CNN: preferred when available
         default_rank=1,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from vart_async.results import RunResult
+from vart_async.results import PERCENTILES, RunResult
 
 if TYPE_CHECKING:
     from vart_async.session import Session
@@ -91,6 +91,12 @@ class RunInfo:
     iterations: int | None
     time_limit_s: float | None
     input: dict[str, Any] = field(default_factory=dict)
+    percentiles: tuple[float, ...] = PERCENTILES
+    #: Summary lines of the compiled configuration, and of the cold start (set by the CLI).
+    configuration: list[str] = field(default_factory=list)
+    cold_start: str = ""
+    #: What the speed-up compares, when the sync pass ran on a model compiled for it.
+    sync_basis: str = ""
 
     @classmethod
     def of(
@@ -147,8 +153,8 @@ def _ms(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3f}"
 
 
-def pass_summary(label: str, r: RunResult) -> list[str]:
-    lat = r.latency_stats()
+def pass_summary(label: str, r: RunResult, percentiles: Sequence[float] = PERCENTILES) -> list[str]:
+    lat = r.latency_stats(percentiles)
     stats = " | ".join(f"{k} {_ms(v)}" for k, v in lat.items())
     return [
         kv(
@@ -180,6 +186,11 @@ def speedup(passes: Mapping[str, RunResult]) -> float | None:
     return a.fps / s.fps
 
 
+def speedup_basis(info: RunInfo) -> str:
+    """What the speed-up compares."""
+    return info.sync_basis or "async throughput / sync throughput, same compiled model"
+
+
 def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = False) -> str:
     limits = [f"{info.iterations} job(s)"] if info.iterations is not None else []
     limits += [f"{info.time_limit_s:g} s"] if info.time_limit_s is not None else []
@@ -190,12 +201,14 @@ def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = F
         kv("Model", f"{info.model_name} ({info.model})"),
         kv("Jobs in flight", f"{info.jobs} (batch {info.batch_size}; run: {run})"),
         kv("Warm-up", f"{info.warmup} job(s) per pass, excluded from the statistics"),
+        *info.configuration,
+        *([info.cold_start] if info.cold_start else []),
     ]
     for label, r in passes.items():
-        lines += pass_summary(label.capitalize(), r)
+        lines += pass_summary(label.capitalize(), r, info.percentiles)
     up = speedup(passes)
     if up is not None:
-        lines.append(kv("Speed-up", f"{up:.2f}x (async throughput / sync throughput)"))
+        lines.append(kv("Speed-up", f"{up:.2f}x ({speedup_basis(info)})"))
     lines.append(kv("Latency", latency_definition(passes)))
     return "\n".join(lines)
 
@@ -244,8 +257,8 @@ def sweep_table(entries: Sequence[SweepEntry]) -> str:
     )
 
 
-def _result_dict(r: RunResult) -> dict[str, Any]:
-    d = r.to_dict()
+def _result_dict(r: RunResult, percentiles: Sequence[float] = PERCENTILES) -> dict[str, Any]:
+    d = r.to_dict(percentiles)
     d["frames"] = r.frames
     return d
 
@@ -274,15 +287,17 @@ def report(
         "iterations": info.iterations,
         "time_limit_s": info.time_limit_s,
         "input": info.input,
+        "percentiles": list(info.percentiles),
         "latency_definition": latency_definition(passes),
     }
     if "async" in passes:
-        main = _result_dict(passes["async"])
+        main = _result_dict(passes["async"], info.percentiles)
         del main["jobs"], main["batch_size"]  # the session's, already above
         doc.update(main)
     if "sync" in passes:
-        doc["sync"] = _result_dict(passes["sync"])
+        doc["sync"] = _result_dict(passes["sync"], info.percentiles)
         doc["speedup"] = speedup(passes)
+        doc["speedup_basis"] = speedup_basis(info)
     doc.update(extra or {})
     return doc
 

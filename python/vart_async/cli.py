@@ -8,18 +8,39 @@ printed and the report written), 141 when stdout is closed early (`| head`: quie
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _cli_checks, _engines, _ifm, _registry, _report, _signals
-from vart_async._cli_checks import MAX_JOBS, MAX_SPIN_US, MAX_SWEEP, integer, jobs_list, seconds
+from vart_async import (
+    _cli_checks,
+    _cli_config,
+    _config,
+    _engines,
+    _ifm,
+    _inputs,
+    _registry,
+    _report,
+    _signals,
+)
+from vart_async._cli_checks import (
+    MAX_JOBS,
+    MAX_SPIN_US,
+    MAX_SWEEP,
+    integer,
+    jobs_count,
+    jobs_list,
+    percentiles,
+    seconds,
+)
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
 from vart_async.session import Session
@@ -73,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--input-binary", "--input_binary", dest="input_binary", metavar="PATH", help="IFM file")
     b = p.add_argument_group("benchmark options")
     b.add_argument(
-        "--jobs", type=integer, default=2, metavar="K", help=f"jobs in flight, 1..{MAX_JOBS} (default 2)"
+        "--jobs", type=jobs_count, default=2, metavar="K",
+        help=f"jobs in flight, 1..{MAX_JOBS}, or auto: the compiled model's OPTIMAL_NUMBER_OF_INFER_REQUESTS "
+        "(default 2)",
+    )
+    b.add_argument(
+        "--mode", choices=("async", "sync"), default="async",
+        help="async (default), or sync: one job at a time, on a model compiled for latency unless the "
+        "hint or properties are given (benchmark_app -api sync); --benchmark runs both",
     )
     b.add_argument("--engine", default="auto", choices=("auto", *_registry.names()), help="default: auto")
     b.add_argument(
@@ -95,6 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"e.g. 1,2,4,8: a run per K (at most {MAX_SWEEP}, each 1..{MAX_JOBS})",
     )
     b.add_argument("--output-dir", default=".", metavar="DIR", help="where OFM files go (default .)")
+    b.add_argument(
+        "--seed", type=integer, default=0, metavar="N", help="dry-run: seed of the random inputs (default 0)"
+    )
+    b.add_argument(
+        "--input-data", metavar="PATH",
+        help="real inputs, a different frame per job, cycled: a .npy/.npz, an image, or a directory of "
+        ".npy/.npz/image/raw files (images need Pillow)",
+    )
+    b.add_argument(
+        "--percentiles", type=percentiles, metavar="LIST",
+        help="latency percentiles to report, e.g. 50,90,95,99,99.9 (default 50,90,99)",
+    )
+    c = p.add_argument_group("runtime configuration (benchmark_app's -load_config / -dump_config)")
+    c.add_argument(
+        "--property", action="append", default=[], metavar="KEY=VALUE",
+        help="a runtime property as OpenVINO names it (repeatable; wins over the flags and --load-config)",
+    )
+    c.add_argument("--load-config", metavar="FILE", help="properties from JSON: device -> {key: value}")
+    c.add_argument("--dump-config", metavar="FILE", help="write what was asked of the runtime, same form")
     b.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
     g = p.add_argument_group("pictures (matplotlib: pip install 'vart-async[plot]')")
     g.add_argument("--timeline", metavar="PNG", help="per-slot timeline of the measured jobs")
@@ -157,6 +204,26 @@ def default_model(engine: str = "auto") -> tuple[Path, str]:
     return models / model, fallback
 
 
+@dataclass
+class _Inputs:
+    """What the passes run on: IFM rows, frames (one per job, cycled), or neither (random values)."""
+
+    ifm: _ifm.Ifm | None
+    frames: list[_inputs.Frame] | None
+    source: dict[str, Any]
+
+    def stage(self, session: Session, seed: int) -> None:
+        if self.ifm is not None:
+            for slot in session.slots:
+                _ifm.stage(slot.inputs, self.ifm.rows, self.ifm.layout)
+        elif self.frames is not None:
+            for k, slot in enumerate(session.slots):
+                for dst, src in zip(slot.inputs, self.frames[k % len(self.frames)], strict=True):
+                    dst[...] = src
+        else:
+            session.fill_random(seed)
+
+
 class Bench:
     """One invocation. Human-readable text goes to `out`; errors to stderr."""
 
@@ -169,6 +236,9 @@ class Bench:
         self.extra: dict[str, Any] = {}
         self.info: _report.RunInfo | None = None
         self.status, self.error = "ok", ""
+        self.raw: dict[str, str] = {}
+        self.sync_options: dict[str, Any] | None = None
+        self.inputs = _Inputs(None, None, {})
 
     def say(self, *lines: str) -> None:
         for line in lines:
@@ -184,8 +254,10 @@ class Bench:
         if model is None:
             path, engine = default_model(a.engine)
             model = str(path)
-        dry_run = a.dry_run or (default and not ifm_path)
-        if not dry_run and not ifm_path:
+        if a.input_data is not None and (ifm_path or a.dry_run):
+            raise Failure("Error: --input-data gives the inputs: it goes without --input-binary or --dry-run")
+        dry_run = a.dry_run or (default and not ifm_path and a.input_data is None)
+        if not dry_run and not ifm_path and a.input_data is None:
             raise Failure(
                 "[ERROR] input_binary is required unless --dry-run is set ",
                 "(Use --dry-run or provide a input binary with --input-binary option).",
@@ -193,6 +265,10 @@ class Bench:
         if dry_run:
             self.say(MODE_DRY_RUN, "")
         given = self._given_options()
+        try:
+            raw = _cli_config.properties(a, given)
+        except ValueError as e:
+            raise Failure(f"Error: {e}") from None
         if a.benchmark:
             self.say(MODE_BENCHMARK, "")
         shown = f"{model} (embedded default model: no --model-path given)" if default else model
@@ -209,13 +285,32 @@ class Bench:
         except ValueError as e:
             raise Failure(f"Error: {e}") from None
         options = self._engine_options(engine, given)
+        self.raw = raw
+        self.sync_options = _cli_config.sync_options(engine, options, raw)
+        if a.mode == "sync" and not a.benchmark and self.sync_options is not None:
+            options, self.sync_options = self.sync_options, None  # a sync-only run: compiled for latency
         with self._open(model, engine, a.jobs, options) as session:
             self.say(_report.kv("Engine", _report.engine_text(session)))
-            ifm = self._load_ifm(session, dry_run, ifm_path)
-            self._main_passes(session, writes=not (dry_run or a.benchmark), dry_run=dry_run)
+            self.say(*_cli_config.summary_lines(session))
+            self.extra["configuration"] = _cli_config.compiled(session)
+            self._dump_config(session)
+            self.inputs = self._load_inputs(session, dry_run, ifm_path)
+            writes = not (dry_run or a.benchmark)
+            self._main_passes(session, model, engine, writes=writes, dry_run=dry_run)
         if a.sweep_jobs and self.status == "ok":
-            self._sweep(model, engine, options, ifm)
+            self._sweep(model, engine, options)
         return self._finish()
+
+    def _dump_config(self, session: Session) -> None:
+        if not self.a.dump_config:
+            return
+        device = str(session.info.get("properties", {}).get("DEVICE", "CPU"))
+        try:
+            _config.dump_config(self.a.dump_config, device, session.info.get("requested", {}))
+        except OSError as e:
+            why = e.strerror or e
+            raise Failure(f"Error: cannot write --dump-config {self.a.dump_config}: {why}") from None
+        self.say(f"[INFO] wrote the runtime configuration to {self.a.dump_config}")
 
     def _paths(self) -> tuple[str | None, str | None]:
         """The model and IFM: flags win; positionals fill what the flags left, in that order."""
@@ -265,26 +360,47 @@ class Bench:
                 )
         return given
 
-    def _open(self, model: str, engine: str, jobs: int, options: dict[str, Any]) -> Session:
+    def _open(self, model: str, engine: str, jobs: Any, options: dict[str, Any]) -> Session:
         try:
-            return vart_async.open(model, engine=engine, jobs=jobs, spin_us=self.a.spin_us, **options)
+            return vart_async.open(
+                model, engine=engine, jobs=jobs, spin_us=self.a.spin_us, properties=self.raw, **options
+            )
         except (VartAsyncError, ValueError, OSError) as e:
             raise Failure(f"Error: {e}") from None
 
-    def _load_ifm(self, session: Session, dry_run: bool, path: str | None) -> _ifm.Ifm:
+    def _load_inputs(self, session: Session, dry_run: bool, path: str | None) -> _Inputs:
+        """What every pass runs on: the IFM rows (--input-binary), random values by dtype
+        (dry-run), or frames (--input-data); staged into the session's slots."""
+        a = self.a
         try:
             layout = _ifm.row_layout(session.inputs, session.batch_size)
             self.say(_report.kv("Input row", f"{layout.describe()}; batch {session.batch_size}"))
-            ifm = _ifm.prepare(layout, None if dry_run else path)
-        except _ifm.IfmError as e:
+            if dry_run:
+                feed = _Inputs(None, None, {"source": "random", "seed": a.seed})
+                self.say(
+                    f"[INFO] dry-run: inputs filled with random values by dtype (seed {a.seed}; floats "
+                    "uniform in [0, 1), no NaN/Inf/denormals); no IFM file read."
+                )
+            elif a.input_data is not None:
+                frames, source = _inputs.load_frames(a.input_data, session.inputs, session.batch_size)
+                feed = _Inputs(None, frames, source)
+                self.say(
+                    f"[INFO] --input-data {a.input_data}: {source['rows']} row(s), {len(frames)} "
+                    "frame(s), a different one per job, cycled"
+                )
+            else:
+                ifm = _ifm.prepare(layout, path)
+                self.say(*ifm.messages)
+                feed = _Inputs(ifm, None, ifm.source)
+        except (_ifm.IfmError, _inputs.InputDataError) as e:
             raise Failure(f"Error: {e}") from None
-        self.say(*ifm.messages)
-        for slot in session.slots:
-            _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
-        a = self.a
+        feed.stage(session, a.seed)
         iterations = a.num_iteration if a.num_iteration is not None or a.time else DEFAULT_ITERATIONS
-        self.info = _report.RunInfo.of(session, self._warmup(session.jobs), iterations, a.time, ifm.source)
-        return ifm
+        self.info = _report.RunInfo.of(session, self._warmup(session.jobs), iterations, a.time, feed.source)
+        if a.percentiles:
+            self.info.percentiles = a.percentiles
+        self.info.configuration = _cli_config.summary_lines(session)
+        return feed
 
     def _warmup(self, jobs: int) -> int:
         return self.a.warmup if self.a.warmup is not None else jobs
@@ -297,6 +413,7 @@ class Bench:
         iterations: int | None = None,
         warmup: int | None = None,
         live: bool = True,
+        frames: bool = True,
     ) -> RunResult:
         assert self.info is not None
         limits = (iterations, None) if iterations else (self.info.iterations, self.info.time_limit_s)
@@ -317,6 +434,7 @@ class Bench:
                     warmup=self._warmup(session.jobs) if warmup is None else warmup,
                     progress=bar.update if bar else None,
                     progress_interval=0.5,
+                    frames=self.inputs.frames if frames else None,
                 )
         finally:
             if bar:
@@ -325,7 +443,7 @@ class Bench:
             raise Interrupted(r)
         return r
 
-    def _main_passes(self, session: Session, *, writes: bool, dry_run: bool) -> None:
+    def _main_passes(self, session: Session, model: str, engine: str, *, writes: bool, dry_run: bool) -> None:
         a = self.a
         if writes:
             try:
@@ -334,17 +452,23 @@ class Bench:
                 raise Failure(
                     f"Error: cannot create --output-dir {a.output_dir}: {e.strerror or e}"
                 ) from None
-        label = "async"
+        label = "sync" if a.mode == "sync" and not a.benchmark else "async"
         try:
-            self.say("---- Async infer (binary IFM) pass  ----")
-            r = self.passes["async"] = self._run(session, "async")
-            if a.benchmark:
-                self.say(_report.pass_line("async", r))
+            if label == "async":
+                self.say("---- Async infer (binary IFM) pass  ----")
+                r = self.passes["async"] = self._run(session, "async")
+                self.extra["cold_start"] = _cli_config.cold_start(session, r)
+            if a.benchmark or label == "sync":
+                if a.benchmark:
+                    self.say(_report.pass_line("async", r))
                 self.say("---- Sync infer (binary IFM) pass ----")
                 label = "sync"
-                s = self.passes["sync"] = self._run(session, "sync")
-                self.say(_report.pass_line("sync", s), _report.perf_table(self.passes))
-            else:
+                with self._sync_session(session, model, engine) as baseline:
+                    r = self.passes["sync"] = self._run(baseline, "sync")
+                    self.extra.setdefault("cold_start", _cli_config.cold_start(baseline, r))
+                if a.benchmark:
+                    self.say(_report.pass_line("sync", r), _report.perf_table(self.passes))
+            if not a.benchmark:
                 self._output_dump(session, r, writes, dry_run)
             if a.verify:
                 label = "verify"
@@ -353,6 +477,22 @@ class Bench:
             if e.result is not None and label != "verify":
                 self.passes[label] = e.result
             self._stopped(e)
+
+    def _sync_session(
+        self, session: Session, model: str, engine: str
+    ) -> contextlib.AbstractContextManager[Session]:
+        """The session of the sync pass: the async one, or (a fair baseline) one compiled the way a
+        sync user would, unless the hint or properties were given."""
+        if self.sync_options is None:
+            return contextlib.nullcontext(session)
+        baseline = self._open(model, engine, session.jobs, self.sync_options)
+        self.say(*_cli_config.summary_lines(baseline, "sync"))
+        self.extra["sync_configuration"] = _cli_config.compiled(baseline)
+        if self.info is not None:
+            self.info.configuration += _cli_config.summary_lines(baseline, "sync")
+            self.info.sync_basis = _cli_config.speedup_basis(session, baseline)
+        self.inputs.stage(baseline, self.a.seed)
+        return baseline
 
     def _stopped(self, e: BaseException) -> None:
         """The status of a run that a signal or an error stopped."""
@@ -380,11 +520,12 @@ class Bench:
 
         A different byte pattern goes into the outputs before each run, so one left unwritten shows.
         """
+        self.inputs.stage(session, self.a.seed)  # with --input-data: frame k in slot k, not cycled
         _ifm.fill_outputs([slot.outputs for slot in session.slots], 0xA5)
-        self._run(session, "async", iterations=session.jobs, warmup=0, live=False)
+        self._run(session, "async", iterations=session.jobs, warmup=0, live=False, frames=False)
         first = [[o.copy() for o in slot.outputs] for slot in session.slots]
         _ifm.fill_outputs([slot.outputs for slot in session.slots], 0x5A)
-        self._run(session, "sync", iterations=session.jobs, warmup=0, live=False)
+        self._run(session, "sync", iterations=session.jobs, warmup=0, live=False, frames=False)
         diff = _ifm.compare_outputs(first, [slot.outputs for slot in session.slots])
         if diff is not None:
             k, t, offset = diff
@@ -395,14 +536,13 @@ class Bench:
         self.extra["verify"] = {"ok": True, "tensors": len(session.outputs), "slots": session.jobs}
         self.say(_report.verify_ok(len(session.outputs), session.jobs))
 
-    def _sweep(self, model: str, engine: str, options: dict[str, Any], ifm: _ifm.Ifm) -> None:
+    def _sweep(self, model: str, engine: str, options: dict[str, Any]) -> None:
         entries: list[_report.SweepEntry] = []
         try:
             for k in self.a.sweep_jobs:
                 self.say(f"---- Jobs sweep: jobs={k} ----")
                 with self._open(model, engine, k, options) as session:
-                    for slot in session.slots:
-                        _ifm.stage(slot.inputs, ifm.rows, ifm.layout)
+                    self.inputs.stage(session, self.a.seed)
                     try:
                         entries.append(_report.SweepEntry(k, self._run(session, "async")))
                     except (Interrupted, RunError, _NotStarted) as e:
@@ -425,6 +565,8 @@ class Bench:
         elif signum is not None and self.status == _signals.status(signum):
             said = "interrupted (Ctrl-C)" if signum == signal.SIGINT else self.status
             print(f"[WARN] {said}: submissions stopped, jobs in flight drained", file=sys.stderr)
+        if "cold_start" in self.extra:
+            self.info.cold_start = _cli_config.cold_start_line(self.extra["cold_start"])
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:

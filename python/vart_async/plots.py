@@ -29,7 +29,7 @@ __all__ = ["PlotUnavailableError", "latency_histogram", "sweep_plot", "timeline"
 
 INSTALL_HINT = "pip install 'vart-async[plot]'"
 _SUBMIT, _FLIGHT, _COLLECT, _FAILED = "#2ca02c", "#1f77b4", "#d62728", "#7f7f7f"
-_PCT_COLORS = {50: "#2ca02c", 90: "#ff7f0e", 99: "#d62728"}
+_PCT_COLORS: dict[float, str] = {50: "#2ca02c", 90: "#ff7f0e", 99: "#d62728"}
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
@@ -172,7 +172,7 @@ def latency_histogram(
     ax.hist(shown, bins=bins, color=_FLIGHT, alpha=0.8, edgecolor="white", linewidth=0.4, label="jobs")
     for p in PERCENTILES:
         v = percentile(values, p)
-        ax.axvline(v, color=_PCT_COLORS[p], linestyle="--", linewidth=1.8, label=f"p{p} = {v:.4g} {unit}")
+        ax.axvline(v, color=_PCT_COLORS[p], linestyle="--", linewidth=1.8, label=f"p{p:g} = {v:.4g} {unit}")
     beyond = len(values) - len(shown)
     if beyond:
         ax.text(0.99, 0.62, f"{beyond} slower job(s) beyond the axis\n(max {values[-1]:.4g} {unit})",

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
-    import numpy as np
 
     from vart_async.results import RunResult
     from vart_async.session import Session
@@ -39,30 +38,9 @@ _NEEDS_BENCHMARK = (
 
 
 def fill_random(session: Session, seed: int = 0) -> None:
-    """Fills every slot's input buffers with reproducible random data of the tensor's dtype.
-
-    Floats are uniform in [0, 1); integers span their dtype; bfloat16 buffers get the bf16 values of
-    such floats.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    for slot in session.slots:
-        for array, spec in zip(slot.inputs, session.inputs, strict=True):
-            array[...] = _random_like(rng, array, spec.dtype)
-
-
-def _random_like(rng: np.random.Generator, array: Any, dtype_name: str) -> Any:
-    import numpy as np
-
-    if dtype_name == "bfloat16":  # the upper half of a float32 is its bfloat16 value
-        return (rng.random(array.shape, dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16)
-    if array.dtype.kind == "f":
-        return rng.random(array.shape).astype(array.dtype)
-    if array.dtype.kind == "b":
-        return rng.integers(0, 2, array.shape).astype(bool)
-    info = np.iinfo(array.dtype)
-    return rng.integers(info.min, info.max, array.shape, dtype=array.dtype, endpoint=True)
+    """Session.fill_random: every slot's inputs get reproducible random values by dtype (floats
+    uniform in [0, 1) with no NaN, Inf or denormals; integers over their range; booleans 0/1)."""
+    session.fill_random(seed)
 
 
 class VartAsyncBench:

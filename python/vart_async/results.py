@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,8 +12,27 @@ import numpy.typing as npt
 
 from vart_async import _core
 
-#: Percentiles reported everywhere (nearest-rank, like benchmark_app's Python tool).
-PERCENTILES = (50, 90, 99)
+#: Percentiles reported by default (nearest-rank, like benchmark_app's Python tool).
+PERCENTILES: tuple[float, ...] = (50, 90, 99)
+
+
+def percentile_key(p: float) -> str:
+    """The statistics key of percentile p: "p50", "p99.9"."""
+    return f"p{p:g}"
+
+
+def check_percentiles(values: Sequence[float]) -> tuple[float, ...]:
+    """Percentiles as given, checked: each finite and in (0, 100], no repeats; ValueError otherwise."""
+    out: list[float] = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0 < v <= 100:
+            raise ValueError(f"a percentile must be a number in (0, 100] (got {v!r})")
+        if float(v) in out:
+            raise ValueError(f"percentile {v:g} is given twice")
+        out.append(float(v))
+    if not out:
+        raise ValueError("give at least one percentile")
+    return tuple(out)
 
 
 def percentile(sorted_ms: npt.NDArray[np.float64], p: float) -> float:
@@ -57,6 +77,7 @@ class RunResult:
     #: histogram). 0: every job's record is here and latency statistics are exact.
     records_dropped: int = 0
     latency_counts: npt.NDArray[np.uint64] | None = field(default=None, repr=False)
+    first_job_ns: int = -1
 
     @classmethod
     def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
@@ -87,6 +108,7 @@ class RunResult:
             cpu_s=int(raw["cpu_ns"]) * 1e-9 if int(raw.get("cpu_ns", -1)) >= 0 else float("nan"),
             records_dropped=int(raw.get("records_dropped", 0)),
             latency_counts=np.asarray(raw["latency_counts"]) if "latency_counts" in raw else None,
+            first_job_ns=int(raw.get("first_job_ns", -1)),
         )
 
     @property
@@ -120,15 +142,15 @@ class RunResult:
         latencies: npt.NDArray[np.float64] = (self.t_done[done] - self.t_submit[done]) * 1e3
         return latencies
 
-    def latency_stats(self) -> dict[str, float]:
+    def latency_stats(self, percentiles: Sequence[float] = PERCENTILES) -> dict[str, float]:
+        """min, mean, the percentiles (keys "p50", "p99.9", ...) and max, in ms."""
         if not self.latency_exact:
-            return _histogram_stats(self.latency_counts)
+            return _histogram_stats(self.latency_counts, percentiles)
         lat = np.sort(self.latencies_ms)
         if len(lat) == 0:
-            nan = float("nan")
-            return {"min": nan, "mean": nan, "p50": nan, "p90": nan, "p99": nan, "max": nan}
+            return _nan_stats(percentiles)
         stats = {"min": float(lat[0]), "mean": float(lat.mean())}
-        stats.update({f"p{p}": percentile(lat, p) for p in PERCENTILES})
+        stats.update({percentile_key(p): percentile(lat, p) for p in percentiles})
         stats["max"] = float(lat[-1])
         return stats
 
@@ -138,7 +160,13 @@ class RunResult:
             f"{self.cancelled} cancelled in {self.wall_s:.3f} s"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def first_job_ms(self) -> float:
+        """Latency of the first job of the run() call (its warm-up's first, if any): on a fresh
+        session, the first inference (cold start). NaN when it did not complete."""
+        return self.first_job_ns * 1e-6 if self.first_job_ns >= 0 else float("nan")
+
+    def to_dict(self, percentiles: Sequence[float] = PERCENTILES) -> dict[str, Any]:
         """The machine-readable report of this run."""
         return {
             "mode": self.mode,
@@ -152,7 +180,7 @@ class RunResult:
             "max_in_flight": self.max_in_flight,
             "wall_s": self.wall_s,
             "throughput_fps": self.fps,
-            "latency_ms": self.latency_stats(),
+            "latency_ms": self.latency_stats(percentiles),
             "latency_exact": self.latency_exact,
             "latency_relative_error": 0.0 if self.latency_exact else _core.LATENCY_RELATIVE_ERROR,
             "records_kept": len(self.t_submit),
@@ -163,12 +191,16 @@ class RunResult:
         }
 
 
-def _histogram_stats(counts: npt.NDArray[np.uint64] | None) -> dict[str, float]:
-    """Latency statistics (ms) from the core's histogram: each value read as its bucket's middle."""
+def _nan_stats(percentiles: Sequence[float]) -> dict[str, float]:
     nan = float("nan")
+    return {"min": nan, "mean": nan, **{percentile_key(p): nan for p in percentiles}, "max": nan}
+
+
+def _histogram_stats(counts: npt.NDArray[np.uint64] | None, percentiles: Sequence[float]) -> dict[str, float]:
+    """Latency statistics (ms) from the core's histogram: each value read as its bucket's middle."""
     total = 0 if counts is None else int(counts.sum())
     if counts is None or total == 0:
-        return {"min": nan, "mean": nan, "p50": nan, "p90": nan, "p99": nan, "max": nan}
+        return _nan_stats(percentiles)
     lower = _core.LATENCY_BUCKET_LOWER_NS.astype(np.float64)
     middle_ms = (lower[:-1] + lower[1:]) * 0.5e-6
     cumulative = np.cumsum(counts)
@@ -179,6 +211,6 @@ def _histogram_stats(counts: npt.NDArray[np.uint64] | None) -> dict[str, float]:
         return float(middle_ms[int(np.searchsorted(cumulative, rank))])
 
     stats = {"min": float(middle_ms[used[0]]), "mean": float((counts * middle_ms).sum() / total)}
-    stats.update({f"p{p}": nearest_rank(p) for p in PERCENTILES})
+    stats.update({percentile_key(p): nearest_rank(p) for p in percentiles})
     stats["max"] = float(middle_ms[used[-1]])
     return stats

@@ -6,7 +6,8 @@ import asyncio
 import math
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _core, _engines, _staging
+from vart_async import _config, _core, _engines, _inputs, _staging
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -92,14 +93,16 @@ class Session:
         self,
         model: str | os.PathLike[str],
         engine: str = "auto",
-        jobs: int = 2,
+        jobs: int | Literal["auto"] = 2,
         *,
         spin_us: int = DEFAULT_SPIN_US,
         max_slot_bytes: int = DEFAULT_MAX_SLOT_BYTES,
+        properties: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
-            raise ValueError(f"jobs must be an integer from 1 to {MAX_JOBS} (got {jobs!r})")
+        auto = jobs == "auto"
+        if not auto and (isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS):
+            raise ValueError(f"jobs must be an integer from 1 to {MAX_JOBS} or 'auto' (got {jobs!r})")
         if isinstance(max_slot_bytes, bool) or not isinstance(max_slot_bytes, int) or not (
             0 < max_slot_bytes <= _UINT64_MAX
         ):
@@ -107,7 +110,17 @@ class Session:
         if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= 10**9:
             raise ValueError(f"spin_us must be an integer >= 0 (got {spin_us!r})")
         self.model = os.fspath(model)
-        self.engine, capsule = _engines.create(model, engine, options, jobs)
+        #: The options as given (engine options and raw runtime properties), for reports.
+        self.options: dict[str, Any] = {**options, **_config.check_properties(properties)}
+        t0 = time.perf_counter()
+        self.engine, capsule = _engines.create(model, engine, self.options, None if auto else int(jobs))
+        #: Seconds the engine took to load the model (read + compile): the cold start.
+        self.load_s = time.perf_counter() - t0
+        #: How the number of jobs was chosen ("given", or what jobs="auto" read from the engine).
+        self.jobs_from = "given"
+        if auto:
+            jobs, self.jobs_from = _config.auto_jobs(_core.engine_info(capsule))
+        assert isinstance(jobs, int)
         try:
             self._pipe: Any = _core.Pipeline(capsule, jobs, max_slot_bytes)
         except ValueError as e:
@@ -193,6 +206,7 @@ class Session:
         progress: Callable[[int, int], None] | None = None,
         progress_interval: float = 0.25,
         max_records: int = 100_000,
+        frames: Sequence[Sequence[npt.NDArray[Any]]] | None = None,
     ) -> RunResult:
         """Runs jobs over the slots' current inputs, entirely in C++ with the GIL released.
 
@@ -212,6 +226,11 @@ class Session:
         (timeline, exact latencies); every job's latency also goes into a fixed-size histogram, from
         which the statistics come once jobs were left out (`result.latency_exact` is then False;
         percentiles within 0.4 %).
+
+        `frames`: real inputs, one per job (a sequence of arrays, one per model input, each of the
+        input's dtype and size), cycled: job i runs on frames[i % len(frames)], copied into its
+        slot just before it is submitted (the copy is not part of its latency). Without frames the
+        slots' inputs are replayed as they are (see fill_random).
         """
         if iterations is not None and (
             isinstance(iterations, bool)
@@ -230,6 +249,7 @@ class Session:
             raise ValueError(f"max_records must be an integer from 0 to 10**9 (got {max_records!r})")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= _UINT64_MAX:
             raise ValueError(f"warmup must be an integer from 0 to 2**64-1 (got {warmup!r})")
+        staged = [] if frames is None else [list(f) for f in _inputs.check_frames(frames, self.inputs)]
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
         raw, interrupted = _run_interruptible(
@@ -241,6 +261,7 @@ class Session:
                 warmup,
                 not in_order,
                 max_records,
+                staged,
             ),
             pipe.cancel,
             report,
@@ -251,6 +272,11 @@ class Session:
             raise Interrupted(result)
         raise_for_run(result, f"{self.engine} run on {self.model}")
         return result
+
+    def fill_random(self, seed: int = 0) -> None:
+        """Fills every slot's inputs with reproducible random values by dtype: floats uniform in
+        [0, 1) (no NaN, Inf or denormals), integers over their dtype's range, booleans 0/1."""
+        _inputs.fill_random(self, seed)
 
     def cancel(self) -> None:
         """Stops a run() in progress in another thread: no new submissions, in-flight jobs drain."""

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -149,10 +150,16 @@ class OpenVinoEngine final : public core::Engine {
 
     if (!settings.cache_dir.empty()) core_.set_property(ov::cache_dir(settings.cache_dir));
     require_regular_file(model_path);
+    using Clock = std::chrono::steady_clock;
+    const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const auto t0 = Clock::now();
     std::shared_ptr<ov::Model> model = core_.read_model(model_path);
     if (!settings.shape.empty()) reshape(*model, parse_shapes(settings.shape));
     require_static(*model);
+    const auto t1 = Clock::now();
     compiled_ = core_.compile_model(model, settings.device, settings.config);
+    info_.read_s = seconds(t1 - t0);
+    info_.compile_s = seconds(Clock::now() - t1);
 
     info_.engine = "openvino";
     info_.model = model_path;
@@ -171,6 +178,14 @@ class OpenVinoEngine final : public core::Engine {
     if (info_.inputs.empty() || info_.outputs.empty()) throw std::runtime_error("the model has no inputs or no outputs");
     info_.batch_size = info_.inputs[0].shape.empty() ? 1 : static_cast<std::size_t>(info_.inputs[0].shape[0]);
     report_properties(settings.device);
+    for (const auto& [key, value] : settings.config) {
+      try {
+        info_.requested.emplace_back(key, value.as<std::string>());
+      } catch (const std::exception&) {
+        info_.requested.emplace_back(key, "?");
+      }
+    }
+    if (!settings.cache_dir.empty()) info_.requested.emplace_back(ov::cache_dir.name(), settings.cache_dir);
   }
 
   const core::EngineInfo& info() const noexcept override { return info_; }
@@ -333,21 +348,27 @@ class OpenVinoEngine final : public core::Engine {
     return tensor;
   }
 
+  // Every property the compiled model reports (read-only and read-write), as OpenVINO prints them;
+  // the device name first. What the caller asked for is reported next to it by the Python side.
   void report_properties(const std::string& device) {
-    static const char* const kKeys[] = {"NUM_STREAMS",          "INFERENCE_NUM_THREADS",
-                                        "PERFORMANCE_HINT",     "INFERENCE_PRECISION_HINT",
-                                        "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "ENABLE_CPU_PINNING"};
     info_.properties.emplace_back("DEVICE", device);
     try {
       info_.properties.emplace_back("FULL_DEVICE_NAME", core_.get_property(device, ov::device::full_name));
     } catch (const std::exception&) {
       // a device (or virtual device) that does not report a name
     }
-    for (const char* key : kKeys) {
+    std::vector<ov::PropertyName> names;
+    try {
+      names = compiled_.get_property(ov::supported_properties);
+    } catch (const std::exception&) {
+      return;  // a device that lists nothing
+    }
+    for (const ov::PropertyName& name : names) {
+      if (name == ov::supported_properties.name()) continue;
       try {
-        info_.properties.emplace_back(key, compiled_.get_property(key).as<std::string>());
+        info_.properties.emplace_back(name, compiled_.get_property(name).as<std::string>());
       } catch (const std::exception&) {
-        // not supported by this device
+        // listed but not readable as text on this device
       }
     }
   }

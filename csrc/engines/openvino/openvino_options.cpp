@@ -95,14 +95,14 @@ std::vector<std::pair<std::string, ov::Shape>> parse_shapes(const std::string& t
 
 Settings parse_options(const std::map<std::string, std::string>& options) {
   Settings settings;
-  std::string hint;
-  bool manual_knobs = false;  // streams, threads, pin: benchmark_app takes them only with hint none
+  std::string hint = "throughput";  // benchmark_app's default for its async API (OpenVINO's own for CPU is LATENCY)
   for (const auto& [key, value] : options) {
-    const std::string v = lower(trim(value));
+    std::string v = lower(trim(value));
     if (key == "device") {
       settings.device = trim(value);
       if (settings.device.empty()) throw std::invalid_argument("option device must not be empty");
-    } else if (key == "hint") {
+    } else if (key == "hint" || key == "PERFORMANCE_HINT") {
+      if (v == "undefined") v = "none";  // how OpenVINO spells "no hint"
       if (v != "throughput" && v != "latency" && v != "cumulative_throughput" && v != "none") {
         throw std::invalid_argument("option hint must be throughput, latency, cumulative_throughput or none (got '" +
                                     value + "')");
@@ -115,13 +115,10 @@ Settings parse_options(const std::map<std::string, std::string>& options) {
                                  : v == "numa" ? ov::streams::NUMA
                                                : ov::streams::Num(static_cast<int>(parse_int(key, value, 1, INT32_MAX)));
       settings.config.emplace(ov::num_streams(n));
-      manual_knobs = true;
     } else if (key == "threads") {
       settings.config.emplace(ov::inference_num_threads(static_cast<int>(parse_int(key, value, 1, INT32_MAX))));
-      manual_knobs = true;
     } else if (key == "pin") {
       settings.config.emplace(ov::hint::enable_cpu_pinning(parse_yes_no(key, value)));
-      manual_knobs = true;
     } else if (key == "precision") {
       if (v != "f32" && v != "bf16" && v != "f16") {
         throw std::invalid_argument("option precision must be f32, bf16 or f16 (got '" + value + "')");
@@ -141,11 +138,8 @@ Settings parse_options(const std::map<std::string, std::string>& options) {
                                   "precision, cache_dir, pin, shape, or an OpenVINO property in upper case)");
     }
   }
-  if (hint.empty()) hint = manual_knobs ? "none" : "throughput";
-  if (manual_knobs && hint != "none") {
-    throw std::invalid_argument("options streams, threads and pin need hint='none' (as in benchmark_app); got hint='" +
-                                hint + "'");
-  }
+  // OpenVINO's rule: low-level properties given next to a hint (streams, threads, pin, precision, a
+  // raw property) take precedence over what the hint would choose.
   using Mode = ov::hint::PerformanceMode;
   if (hint != "none") {
     settings.config.emplace(ov::hint::performance_mode(hint == "latency"      ? Mode::LATENCY
