@@ -55,6 +55,8 @@ def random_like(
 def _floats(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
     x = rng.random(tuple(shape)).astype(dtype)
     x[x < np.finfo(dtype).smallest_normal] = 0  # no denormals (slow on many CPUs, never real data)
+    below_one = np.nextafter(dtype.type(1), dtype.type(0))
+    np.minimum(x, below_one, out=x)  # a narrow float can round up to 1.0
     return x
 
 
