@@ -142,6 +142,29 @@ def ours(model: str | os.PathLike[str], seconds: float) -> dict[str, Any]:
                 "latency_ms": r.latency_stats(), "properties": session.info.get("properties", {})}
 
 
+def cli_dry_run(model: str | os.PathLike[str], seconds: float, *extra: str) -> dict[str, Any]:
+    """`vart-async-bench MODEL -d -t seconds` on CONFIG (in this process; its text is dropped): the
+    CLI's own dry-run, inputs filled by Session.fill_random. The figure is its JSON report's."""
+    import contextlib
+    import io
+    import tempfile
+
+    from vart_async import cli
+
+    flags = [f"--{k}={v}" for k, v in CONFIG.items()]
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "r.json"
+        argv = [os.fspath(model), "-d", "-q", "-t", f"{seconds}", "--jobs", str(JOBS), *flags, *extra,
+                "--json", os.fspath(report)]  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cli.main(argv)
+        if code != 0:
+            raise RuntimeError(f"vart-async-bench {' '.join(argv)} exited {code}")
+        doc: dict[str, Any] = json.loads(report.read_text())
+    return {"fps": doc["throughput_fps"], "iterations": doc["completed"], "duration_s": doc["wall_s"],
+            "properties": doc["configuration"]["properties"]}  # fmt: skip
+
+
 def frames_for(session: vart_async.Session, count: int = 64, seed: int = 1) -> list[np.ndarray]:
     """`count` distinct input frames for a single-input session."""
     rng = np.random.default_rng(seed)

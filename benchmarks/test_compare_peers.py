@@ -81,6 +81,16 @@ def test_compare_async_vs_benchmark_app_async(side_by_side, peers, request, mode
                  name="ours_over_benchmark_app", target=target)
 
 
+@pytest.mark.benchmark(group="compare-benchmark_app")
+@pytest.mark.parametrize(("model", "target"), [("tiny_model", 1.0), ("squeezenet_model", 0.97)])
+def test_compare_cli_dry_run_vs_benchmark_app_async(side_by_side, peers, request, model, target):
+    """The same, through vart-async-bench's own dry-run (inputs by Session.fill_random)."""
+    path = request.getfixturevalue(model)
+    folder = request.getfixturevalue("report_dir")
+    side_by_side(lambda t: peers.cli_dry_run(path, t), lambda t: peers.benchmark_app(path, t, folder),
+                 name="cli_over_benchmark_app", target=target)
+
+
 # -- vs the seed's Python approach ------------------------------------------------------------------
 @pytest.mark.benchmark(group="compare-python-asyncinferqueue")
 def test_compare_async_vs_python_asyncinferqueue_callback(side_by_side, peers, tiny_model):

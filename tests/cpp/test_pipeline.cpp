@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -42,6 +43,20 @@ class FakeEngine final : public Engine {
   std::uint64_t submits = 0, busy_answers = 0;
   std::size_t in_flight = 0, max_seen = 0;
   std::vector<std::size_t> submit_slots, completion_slots;
+  std::vector<std::uint32_t> seen_inputs;  // each job's input word, in submission order
+
+  void declare_input() {  // a 4-byte input tensor, so that frames can be given
+    TensorSpec t;
+    t.name = "x";
+    t.nbytes = 4;
+    info_.inputs.push_back(t);
+  }
+  static void record_input(FakeSlot& slot, std::vector<std::uint32_t>& seen) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, slot.data_.data(), 4);
+    seen.push_back(v);
+  }
+  void record_input(FakeSlot& slot) { record_input(slot, seen_inputs); }
 
   FakeEngine() { info_.engine = "fake"; info_.batch_size = 1; }
   const EngineInfo& info() const noexcept override { return info_; }
@@ -55,6 +70,7 @@ class FakeEngine final : public Engine {
       ++busy_answers;
       return Status::busy();
     }
+    record_input(slot);
     slot.job = ++submits;
     slot.done_at = stall_jobs.count(slot.job) ? Clock::time_point::max() : Clock::now() + service;
     max_seen = std::max(max_seen, ++in_flight);
@@ -81,6 +97,7 @@ class FakeEngine final : public Engine {
 
   Status run(Slot& s) noexcept override {
     auto& slot = static_cast<FakeSlot&>(s);
+    record_input(slot);
     ++submits;
     submit_slots.push_back(slot.index_);
     std::this_thread::sleep_for(service);
@@ -305,6 +322,43 @@ TEST(Pipeline, LongRunsKeepABoundedRecordAndEveryLatency) {
   EXPECT_EQ(s.records_dropped, 4900u);
   EXPECT_EQ(s.latency.count(), 5000u);
   for (std::size_t i = 0; i < s.jobs.size(); ++i) EXPECT_EQ(s.jobs[i].seq, i);  // the first ones
+}
+
+TEST(Pipeline, FramesAreCycledOnePerJobIntoItsSlot) {
+  for (const bool sync : {false, true}) {
+    auto e = std::make_shared<FakeEngine>();
+    e->declare_input();
+    Pipeline p(e, 3);
+    std::vector<std::uint32_t> words{11, 22, 33, 44, 55};
+    RunOptions o;
+    o.iterations = 12;
+    o.warmup = 2;
+    o.sync = sync;
+    for (auto& w : words) o.frames.push_back({Buffer{reinterpret_cast<std::byte*>(&w), 4}});
+    const RunStats s = p.run(o);
+    EXPECT_EQ(s.completed, 12u);
+    ASSERT_EQ(e->seen_inputs.size(), 14u);
+    for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(e->seen_inputs[i], words[i % 5]) << "warm-up job " << i;
+    for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(e->seen_inputs[2 + i], words[i % 5]) << "job " << i;
+    EXPECT_GE(s.first_job_ns, 0);
+  }
+}
+
+TEST(Pipeline, FramesOfTheWrongShapeAreRefused) {
+  auto e = std::make_shared<FakeEngine>();
+  e->declare_input();
+  Pipeline p(e, 2);
+  std::uint64_t big = 0;
+  RunOptions o;
+  o.iterations = 1;
+  o.frames.push_back({Buffer{reinterpret_cast<std::byte*>(&big), 8}});
+  EXPECT_THROW(p.run(o), std::invalid_argument);
+  o.frames = {{}};
+  EXPECT_THROW(p.run(o), std::invalid_argument);
+  o.frames = {{Buffer{nullptr, 4}}};
+  EXPECT_THROW(p.run(o), std::invalid_argument);
+  o.frames.clear();
+  EXPECT_EQ(p.run(o).completed, 1u);  // nothing was left running
 }
 
 TEST(Pipeline, LowLevelSubmitWait) {
