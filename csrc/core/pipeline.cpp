@@ -5,7 +5,9 @@
 #include <limits>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
+#include "core/arrivals.hpp"
 #include "core/completer.hpp"
 #include "core/pipeline_detail.hpp"
 
@@ -159,9 +161,17 @@ class RunBook {
   bool holds(std::size_t k) const noexcept { return rec_of_[k] != kNone; }
   std::uint64_t seq_on(std::size_t k) { return rec(k).seq; }
 
-  void submitted(std::size_t k) {
-    const JobRecord r{
-        st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(Clock::now()), ns(Clock::now()), -1};
+  // `arrival`: when the job was due (open loop), else {} (now).
+  void submitted(std::size_t k, Clock::time_point arrival = {}) {
+    const auto now = Clock::now();
+    JobRecord r{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(now), ns(now), -1,
+                ns(arrival == Clock::time_point{} ? now : arrival)};
+    if (arrival != Clock::time_point{}) {
+      const std::int64_t late = r.t_submit - r.t_arrival;
+      if (late >= std::chrono::nanoseconds(RunStats::kLate).count()) ++st.late;
+      st.late_max_ns = std::max(st.late_max_ns, late);
+      st.late_total_ns += std::max<std::int64_t>(late, 0);
+    }
     if (st.jobs.size() < opt_.max_records) {
       rec_of_[k] = st.jobs.size();
       st.jobs.push_back(r);
@@ -178,11 +188,12 @@ class RunBook {
     rec_of_[c.slot] = kNone;
     --in_flight;
     r.t_submit = ns(c.t_submit), r.t_started = ns(c.t_started), r.t_done = ns(c.t_done);
+    if (opt_.rate_fps <= 0) r.t_arrival = r.t_submit;  // closed loop: due when submitted
     st.wall_ns = std::max(st.wall_ns, r.t_done);
     const bool ok = c.outcome.ok();
     r.outcome = ok ? JobOutcome::kCompleted : JobOutcome::kFailed;
     ++(ok ? st.completed : st.failed);
-    if (ok) st.latency.add(r.t_done - r.t_submit);
+    if (ok) st.latency.add(r.t_done - r.t_arrival);
     if (!ok) stop_with(c.outcome.reason, "job " + std::to_string(r.seq) + " failed: " + c.outcome.message);
   }
 
@@ -228,10 +239,21 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
   st.completion_order = opt.completion_order && w.reports_completions() && !opt.sync;
   const auto pick = st.completion_order ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
   Clock::time_point drain_by = far;  // after a cancel: when the jobs in flight are given up
+  Arrivals due(opt.rate_fps, opt.poisson, opt.seed, t0);  // open loop only
   auto more_wanted = [&](Clock::time_point now) {
     const bool has_count = opt.iterations > 0, has_time = opt.time_limit_s > 0;
     if (!has_count && !has_time) return true;  // cancel() ends the run
-    return (has_count && st.submitted < opt.iterations) || (has_time && now < time_end);
+    const std::uint64_t started = due.on() ? due.count() : st.submitted;  // open loop: arrivals
+    return (has_count && started < opt.iterations) || (has_time && now < time_end);
+  };
+  // Open loop: when to look again for the next arrival while jobs are in flight (far: never). An
+  // arrival that must queue for a slot is waited for by collecting; with drop_late it is dropped
+  // at its time.
+  bool runtime_busy = false;  // the last submission was answered "busy": wait for a job to finish
+  auto wake_for_arrival = [&] {
+    if (!due.on() || book.stopped || !more_wanted(Clock::now())) return far;
+    if (opt.drop_late) return due.next();
+    return book.in_flight < slots_.size() && !runtime_busy ? due.next() : far;
   };
   auto collected = [&](const Collected& c) {
     book.collected(c);
@@ -250,9 +272,15 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     }
     // Prime / refill: submit into every free slot while there is work.
     while (!book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
+      if (due.on() && Clock::now() < due.next()) break;  // not due yet
       const std::size_t k = w.acquire(me, Clock::time_point{});
       if (k == kNone && book.in_flight == 0)
         throw std::runtime_error("no usable slot: every slot holds a job that never finished");
+      if (k == kNone && due.on() && opt.drop_late) {  // it arrived to a full pipeline
+        due.pop();
+        ++st.dropped;
+        continue;
+      }
       if (k == kNone) break;
       // Busy with jobs of ours in flight: collect one first. With none: back off, up to the timeout.
       if (!opt.frames.empty()) stage(k, opt.frames[st.submitted % opt.frames.size()]);
@@ -261,26 +289,40 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
       const Outcome o = opt.sync ? Outcome{} : w.submit(k, st.submitted, busy_until, &st.busy_retries);
       if (!o.ok()) {
         w.give_back(k);
-        if (o.reason == StopReason::kBusyTimeout && book.in_flight > 0) break;
+        runtime_busy = o.reason == StopReason::kBusyTimeout;
+        if (runtime_busy && book.in_flight > 0 && due.on() && opt.drop_late) {  // the runtime is full too
+          due.pop();
+          ++st.dropped;
+          continue;
+        }
+        if (runtime_busy && book.in_flight > 0) break;
         book.stop_with(o.reason, o.reason == StopReason::kBusyTimeout
                                      ? "the runtime stayed busy for more than " + ms_text(opt.wait_timeout) +
                                            " with none of our jobs in flight"
                                      : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
         break;
       }
-      book.submitted(k);
+      book.submitted(k, due.on() ? due.next() : Clock::time_point{});
+      if (due.on()) due.pop();
       if (opt.sync) collected(sync_job);
+    }
+    if (book.in_flight == 0 && due.on() && !book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
+      std::this_thread::sleep_until(std::min(due.next(), Clock::now() + kWaitSlice));  // idle until it is due
+      continue;
     }
     if (book.in_flight == 0) break;
     // Steady state / drain: the first job to finish (or the oldest). The oldest must finish within
     // the wait timeout of its start, however busy the others keep us.
     const auto deadline = std::min(drain_by, saturating_add(w.oldest(me).t_started, opt.wait_timeout));
     const unsigned seen = cancels();
-    const Collected c = w.collect(me, pick, deadline, [&] { return cancels() > seen; });
+    const auto wake = wake_for_arrival();
+    const Collected c = w.collect(me, pick, std::min(deadline, wake), [&] { return cancels() > seen; });
     if (c.done) {
       collected(c);
+      runtime_busy = false;
       continue;
     }
+    if (wake < deadline && c.outcome.reason == StopReason::kWaitTimeout) continue;  // the next arrival is due
     if (c.outcome.reason == StopReason::kCancelled && drain_by == far) continue;  // a first cancel: drain
     // Nothing in time (or a second cancel): the late job failed, or was cancelled; what else is in
     // flight gets one look, and whatever is not done yet is cancelled, its slot abandoned (never

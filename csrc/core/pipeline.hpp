@@ -29,6 +29,7 @@ struct JobRecord {
   std::int64_t t_submit = 0;   // host called submit (or run, in sync mode)
   std::int64_t t_started = 0;  // submit returned: the job is in flight
   std::int64_t t_done = -1;    // host saw the job finish; -1 if it never did
+  std::int64_t t_arrival = 0;  // when it was due (open loop: its scheduled arrival; else t_submit)
 };
 
 struct RunOptions {
@@ -46,6 +47,12 @@ struct RunOptions {
   // buffers just before it is submitted (one Buffer per model input, each of the input's size).
   // Empty: the slots' inputs are replayed as they are. The caller keeps the memory alive.
   std::vector<std::vector<Buffer>> frames;
+  // Open loop: > 0 submits job i at its scheduled arrival (i / rate, or a Poisson process) instead
+  // of as soon as a slot is free; latency then runs from the arrival. `iterations` counts arrivals.
+  double rate_fps = 0;
+  bool poisson = false;
+  std::uint64_t seed = 0;
+  bool drop_late = false;  // an arrival that finds no free slot is dropped (counted), not queued
 };
 
 struct RunStats {
@@ -61,6 +68,10 @@ struct RunStats {
   std::uint64_t records_dropped = 0;  // jobs past max_records (their latency is in `latency` only)
   LatencyHistogram latency;           // of every completed job (t_done - t_submit)
   std::int64_t first_job_ns = -1;     // latency of the call's very first job (warm-up's if any); -1 none
+  // Open loop: arrivals dropped (drop_late), and jobs that started >= kLate after their arrival.
+  std::uint64_t dropped = 0, late = 0;
+  std::int64_t late_max_ns = 0, late_total_ns = 0;
+  static constexpr std::chrono::milliseconds kLate{1};
 };
 
 class Completer;

@@ -94,6 +94,10 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["completion_order"] = s.completion_order;
   d["records_dropped"] = s.records_dropped;
   d["first_job_ns"] = s.first_job_ns;
+  d["dropped"] = s.dropped;
+  d["late"] = s.late;
+  d["late_max_ns"] = s.late_max_ns;
+  d["late_total_ns"] = s.late_total_ns;
   const auto& counts = s.latency.counts();
   pb::array_t<std::uint64_t> hist(static_cast<pb::ssize_t>(counts.size()));
   std::copy(counts.begin(), counts.end(), hist.mutable_data());
@@ -103,6 +107,7 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["t_submit"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_submit; });
   d["t_started"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_started; });
   d["t_done"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_done; });
+  d["t_arrival"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_arrival; });
   return d;
 }
 
@@ -146,7 +151,8 @@ void bind_pipeline(pb::module_& m) {
       .def(
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
-             std::uint64_t warmup, bool completion_order, std::size_t max_records, const pb::list& frames) {
+             std::uint64_t warmup, bool completion_order, std::size_t max_records, const pb::list& frames,
+             double rate_fps, bool poisson, std::uint64_t seed, bool drop_late) {
             const PipelineHandle::InUse in_use(h);  // close() from another thread must wait for the run
             Pipeline& p = in_use.pipeline();
             core::RunOptions o;
@@ -167,6 +173,10 @@ void bind_pipeline(pb::module_& m) {
             o.warmup = warmup;
             o.completion_order = completion_order;
             o.max_records = max_records;
+            o.rate_fps = rate_fps;
+            o.poisson = poisson;
+            o.seed = seed;
+            o.drop_late = drop_late;
             core::RunStats s;
             {
               // Safe: the whole run is C++; no Python object is touched until it returns.
@@ -177,6 +187,7 @@ void bind_pipeline(pb::module_& m) {
           },
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
           pb::arg("completion_order") = true, pb::arg("max_records") = 100'000, pb::arg("frames") = pb::list(),
+          pb::arg("rate_fps") = 0.0, pb::arg("poisson") = false, pb::arg("seed") = 0, pb::arg("drop_late") = false,
           "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
           "completion_order is false). Releases the GIL.")
       .def(

@@ -56,6 +56,21 @@ def percentiles(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"{detail} (got '{shown(text)}')") from None
 
 
+def rates(text: str) -> list[float]:
+    """The argparse type of --rate: jobs per second, one or a comma-separated list."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) and 0 < v <= 1e7 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"must be jobs per second in (0, 1e7], or a list of them (got '{shown(text)}')"
+        )
+    if len(values) > MAX_SWEEP:
+        raise argparse.ArgumentTypeError(f"takes at most {MAX_SWEEP} rates (got '{shown(text)}')")
+    return values
+
+
 def jobs_list(text: str) -> list[int]:
     """The argparse type of --sweep-jobs."""
     try:
@@ -89,8 +104,14 @@ def check_numbers(a: argparse.Namespace) -> str | None:
             return f"[ERROR] {flag} must be >= {least}."
         if value is not None and most is not None and value > most:
             return f"[ERROR] {flag} must be <= {most} (got {shown(str(value))})."
-    if a.plot and not a.sweep_jobs:
-        return "[ERROR] --plot goes with --sweep-jobs (it draws throughput and p99 against jobs)."
+    together = [
+        (a.drop_late and not a.rate, "--drop-late goes with --rate (it drops arrivals that find no slot)."),
+        (a.rate and a.sweep_jobs, "--rate and --sweep-jobs: one sweep at a time."),
+        (a.plot and not a.sweep_jobs, "--plot goes with --sweep-jobs (it draws throughput and p99 by jobs)."),
+    ]
+    for wrong, why in together:
+        if wrong:
+            return f"[ERROR] {why}"
     if (a.timeline or a.plot_latency or a.plot) and importlib.util.find_spec("matplotlib") is None:
         return "Error: pictures need matplotlib: pip install 'vart-async[plot]'"
     for flag, seconds in (("--time", a.time), ("--wait-timeout", a.wait_timeout)):

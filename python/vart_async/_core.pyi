@@ -37,6 +37,10 @@ class Pipeline:
         completion_order: bool = True,
         max_records: int = 100_000,
         frames: list[list[npt.NDArray[Any]]] = ...,
+        rate_fps: float = 0.0,
+        poisson: bool = False,
+        seed: int = 0,
+        drop_late: bool = False,
     ) -> dict[str, Any]: ...
     def cancel(self) -> None: ...
     def progress(self) -> tuple[int, int]: ...

@@ -158,8 +158,8 @@ def _read(f: Path, inputs: Sequence[TensorSpec], batch_size: int) -> list[list[n
                     has = ", ".join(z.files)
                     raise InputDataError(f"{f}: no array named {', '.join(missing)} (it has {has})")
                 return [_rows_of(z[s.name], s, batch_size, f) for s in inputs]
-        if suffix == ".npy":
-            return [_rows_of(np.load(f, allow_pickle=False), inputs[0], batch_size, f)]
+        if suffix == ".npy":  # mapped: its size is checked before anything is read
+            return [_rows_of(np.load(f, allow_pickle=False, mmap_mode="r"), inputs[0], batch_size, f)]
         if suffix in IMAGE_SUFFIXES:
             return [[_image_row(f, inputs[0], batch_size)]]
         return [_raw_rows(f, inputs[0], batch_size)]
@@ -172,6 +172,8 @@ def _read(f: Path, inputs: Sequence[TensorSpec], batch_size: int) -> list[list[n
 def _rows_of(a: npt.NDArray[Any], spec: TensorSpec, batch_size: int, f: Path) -> list[npt.NDArray[Any]]:
     row = _row_shape(spec, batch_size)
     target = spec.numpy_dtype
+    if a.size * target.itemsize > MAX_FRAME_BYTES:
+        raise InputDataError(f"{f}: more than {MAX_FRAME_BYTES >> 30} GiB of frames")
     if spec.dtype == "bfloat16" or not np.can_cast(a.dtype, target, "same_kind"):
         raise InputDataError(f"{f}: {a.dtype} data cannot feed input {spec.name!r} ({spec.dtype})")
     if a.dtype.kind == "f" and not np.isfinite(a).all():

@@ -24,7 +24,13 @@ LATENCY_DEFINITION = (
 
 
 def latency_definition(passes: Mapping[str, RunResult]) -> str:
-    """How latency was measured: FIFO waits, or (replay on OpenVINO) jobs collected as they finished."""
+    """How latency was measured: FIFO waits, or (replay on OpenVINO) jobs collected as they finished;
+    from each job's arrival in an open loop."""
+    if any(r.rate_fps > 0 for r in passes.values()):
+        return (
+            "open loop: host time from each job's scheduled arrival (not its submission: a backlog "
+            "counts) to the job seen done; nearest-rank percentiles; warm-up excluded"
+        )
     if not any(r.collected == "completion" for r in passes.values()):
         return LATENCY_DEFINITION
     return (
@@ -169,6 +175,23 @@ def pass_summary(label: str, r: RunResult, percentiles: Sequence[float] = PERCEN
         kv("  Latency (ms)", stats),
         kv("  In flight", f"max {r.max_in_flight} of {r.jobs} slot(s); busy retries {r.busy_retries}"),
         *_cpu_line(r),
+        *rate_lines(r),
+    ]
+
+
+def rate_lines(r: RunResult) -> list[str]:
+    """An open-loop pass's line: target and achieved rate, late and dropped jobs."""
+    rate = r.rate_report()
+    if rate is None:
+        return []
+    late = f"{rate['late']} started >= 1 ms late (max {rate['late_max_ms']:.2f} ms)"
+    return [
+        kv(
+            "  Arrivals",
+            f"{rate['arrival']}, {rate['target_jobs_per_s']:g} jobs/s asked, "
+            f"{rate['achieved_jobs_per_s']:.1f} achieved; {late}; {rate['dropped']} dropped; "
+            "latency from each job's arrival",
+        )
     ]
 
 

@@ -78,9 +78,26 @@ class RunResult:
     records_dropped: int = 0
     latency_counts: npt.NDArray[np.uint64] | None = field(default=None, repr=False)
     first_job_ns: int = -1
+    #: Open loop (run(rate=...)): when each job was due; its latency runs from then.
+    t_arrival: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    rate_fps: float = 0.0  # the arrival rate asked for; 0: a closed loop
+    arrival: str = ""  # "constant" or "poisson" (open loop)
+    dropped: int = 0  # arrivals dropped (drop_late) because no slot was free
+    late: int = 0  # jobs that started >= 1 ms after they were due
+    late_max_s: float = 0.0
+    late_total_s: float = 0.0
 
     @classmethod
-    def from_native(cls, raw: dict[str, Any], *, mode: str, jobs: int, batch_size: int) -> RunResult:
+    def from_native(
+        cls,
+        raw: dict[str, Any],
+        *,
+        mode: str,
+        jobs: int,
+        batch_size: int,
+        rate_fps: float = 0.0,
+        arrival: str = "",
+    ) -> RunResult:
         def seconds(key: str) -> npt.NDArray[np.float64]:
             return np.asarray(raw[key], dtype=np.float64) * 1e-9
 
@@ -109,6 +126,13 @@ class RunResult:
             records_dropped=int(raw.get("records_dropped", 0)),
             latency_counts=np.asarray(raw["latency_counts"]) if "latency_counts" in raw else None,
             first_job_ns=int(raw.get("first_job_ns", -1)),
+            t_arrival=seconds("t_arrival") if "t_arrival" in raw else None,
+            rate_fps=rate_fps,
+            arrival=arrival if rate_fps > 0 else "",
+            dropped=int(raw.get("dropped", 0)),
+            late=int(raw.get("late", 0)),
+            late_max_s=int(raw.get("late_max_ns", 0)) * 1e-9,
+            late_total_s=int(raw.get("late_total_ns", 0)) * 1e-9,
         )
 
     @property
@@ -137,10 +161,30 @@ class RunResult:
 
     @property
     def latencies_ms(self) -> npt.NDArray[np.float64]:
-        """Latency of every completed job, in submission order (ms)."""
+        """Latency of every completed job, in submission order (ms); open loop: from its arrival."""
         done = self.outcome == _core.OUTCOME_COMPLETED
-        latencies: npt.NDArray[np.float64] = (self.t_done[done] - self.t_submit[done]) * 1e3
+        start = self.t_arrival if self.rate_fps > 0 and self.t_arrival is not None else self.t_submit
+        latencies: npt.NDArray[np.float64] = (self.t_done[done] - start[done]) * 1e3
         return latencies
+
+    def rate_report(self) -> dict[str, Any] | None:
+        """Open loop: the target and achieved rates, late and dropped jobs (None for a closed loop)."""
+        if self.rate_fps <= 0:
+            return None
+        arrivals = self.submitted + self.dropped
+        return {
+            "target_fps": self.rate_fps * self.batch_size,
+            "target_jobs_per_s": self.rate_fps,
+            "arrival": self.arrival,
+            "achieved_fps": self.fps,
+            "achieved_jobs_per_s": self.jobs_per_s,
+            "arrivals": arrivals,
+            "late": self.late,
+            "late_threshold_ms": 1.0,
+            "late_max_ms": self.late_max_s * 1e3,
+            "late_mean_ms": self.late_total_s * 1e3 / self.submitted if self.submitted else 0.0,
+            "dropped": self.dropped,
+        }
 
     def latency_stats(self, percentiles: Sequence[float] = PERCENTILES) -> dict[str, float]:
         """min, mean, the percentiles (keys "p50", "p99.9", ...) and max, in ms."""
@@ -188,6 +232,7 @@ class RunResult:
             "message": self.message,
             "collected": self.collected,
             "process_cpu_s": None if math.isnan(self.cpu_s) else self.cpu_s,
+            **({"rate": self.rate_report()} if self.rate_fps > 0 else {}),
         }
 
 

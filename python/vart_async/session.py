@@ -207,6 +207,10 @@ class Session:
         progress_interval: float = 0.25,
         max_records: int = 100_000,
         frames: Sequence[Sequence[npt.NDArray[Any]]] | None = None,
+        rate: float | None = None,
+        arrival: Literal["constant", "poisson"] = "constant",
+        seed: int = 0,
+        drop_late: bool = False,
     ) -> RunResult:
         """Runs jobs over the slots' current inputs, entirely in C++ with the GIL released.
 
@@ -231,6 +235,13 @@ class Session:
         input's dtype and size), cycled: job i runs on frames[i % len(frames)], copied into its
         slot just before it is submitted (the copy is not part of its latency). Without frames the
         slots' inputs are replayed as they are (see fill_random).
+
+        `rate` (jobs per second): an open loop. Jobs arrive on a schedule (`arrival` "constant", or
+        "poisson" from `seed`) whether or not a slot is free, as frames from a camera do; each job's
+        latency runs from its arrival, so a backlog shows in the percentiles. `iterations` counts
+        arrivals. `drop_late`: an arrival that finds every slot busy is dropped (counted in
+        `result.dropped`) instead of waiting. `result.rate_report()` has the target and achieved
+        rates and the late jobs. The schedule runs in C++ without the GIL.
         """
         if iterations is not None and (
             isinstance(iterations, bool)
@@ -249,6 +260,13 @@ class Session:
             raise ValueError(f"max_records must be an integer from 0 to 10**9 (got {max_records!r})")
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= _UINT64_MAX:
             raise ValueError(f"warmup must be an integer from 0 to 2**64-1 (got {warmup!r})")
+        bad_rate = isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate)
+        if rate is not None and (bad_rate or rate <= 0):
+            raise ValueError(f"rate must be a positive number of jobs per second (got {rate!r})")
+        if arrival not in ("constant", "poisson"):
+            raise ValueError(f"arrival must be 'constant' or 'poisson' (got {arrival!r})")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _UINT64_MAX:
+            raise ValueError(f"seed must be an integer from 0 to 2**64-1 (got {seed!r})")
         staged = [] if frames is None else [list(f) for f in _inputs.check_frames(frames, self.inputs)]
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
@@ -262,12 +280,18 @@ class Session:
                 not in_order,
                 max_records,
                 staged,
+                float(rate or 0.0),
+                arrival == "poisson",
+                seed,
+                bool(drop_late),
             ),
             pipe.cancel,
             report,
             progress_interval,
         )
-        result = RunResult.from_native(raw, mode=mode, jobs=self.jobs, batch_size=self.batch_size)
+        result = RunResult.from_native(
+            raw, mode=mode, jobs=self.jobs, batch_size=self.batch_size, rate_fps=rate or 0.0, arrival=arrival
+        )
         if interrupted:
             raise Interrupted(result)
         raise_for_run(result, f"{self.engine} run on {self.model}")
