@@ -253,7 +253,8 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
   auto wake_for_arrival = [&] {
     if (!due.on() || book.stopped || !more_wanted(Clock::now())) return far;
     if (opt.drop_late) return due.next();
-    return book.in_flight < slots_.size() && !runtime_busy ? due.next() : far;
+    const std::size_t depth = opt.max_in_flight > 0 ? std::min(opt.max_in_flight, slots_.size()) : slots_.size();
+    return book.in_flight < depth && !runtime_busy ? due.next() : far;
   };
   auto collected = [&](const Collected& c) {
     book.collected(c);
@@ -273,6 +274,7 @@ RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
     // Prime / refill: submit into every free slot while there is work.
     while (!book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
       if (due.on() && Clock::now() < due.next()) break;  // not due yet
+      if (opt.max_in_flight > 0 && book.in_flight >= opt.max_in_flight) break;
       const std::size_t k = w.acquire(me, Clock::time_point{});
       if (k == kNone && book.in_flight == 0)
         throw std::runtime_error("no usable slot: every slot holds a job that never finished");

@@ -53,6 +53,7 @@ struct RunOptions {
   bool poisson = false;
   std::uint64_t seed = 0;
   bool drop_late = false;  // an arrival that finds no free slot is dropped (counted), not queued
+  std::size_t max_in_flight = 0;  // at most this many jobs in flight (0: every slot)
 };
 
 struct RunStats {

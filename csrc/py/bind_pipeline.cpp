@@ -152,7 +152,7 @@ void bind_pipeline(pb::module_& m) {
           "run",
           [](PipelineHandle& h, std::uint64_t iterations, double time_limit, bool sync, std::int64_t wait_timeout_ms,
              std::uint64_t warmup, bool completion_order, std::size_t max_records, const pb::list& frames,
-             double rate_fps, bool poisson, std::uint64_t seed, bool drop_late) {
+             double rate_fps, bool poisson, std::uint64_t seed, bool drop_late, std::size_t max_in_flight) {
             const PipelineHandle::InUse in_use(h);  // close() from another thread must wait for the run
             Pipeline& p = in_use.pipeline();
             core::RunOptions o;
@@ -177,6 +177,7 @@ void bind_pipeline(pb::module_& m) {
             o.poisson = poisson;
             o.seed = seed;
             o.drop_late = drop_late;
+            o.max_in_flight = max_in_flight;
             core::RunStats s;
             {
               // Safe: the whole run is C++; no Python object is touched until it returns.
@@ -188,6 +189,7 @@ void bind_pipeline(pb::module_& m) {
           pb::arg("iterations"), pb::arg("time_limit"), pb::arg("sync"), pb::arg("wait_timeout_ms"), pb::arg("warmup"),
           pb::arg("completion_order") = true, pb::arg("max_records") = 100'000, pb::arg("frames") = pb::list(),
           pb::arg("rate_fps") = 0.0, pb::arg("poisson") = false, pb::arg("seed") = 0, pb::arg("drop_late") = false,
+          pb::arg("max_in_flight") = 0,
           "Runs the pipelined loop in C++ (collecting jobs as they finish when the engine can tell, unless "
           "completion_order is false). Releases the GIL.")
       .def(

@@ -107,6 +107,7 @@ def check_numbers(a: argparse.Namespace) -> str | None:
     together = [
         (a.drop_late and not a.rate, "--drop-late goes with --rate (it drops arrivals that find no slot)."),
         (a.rate and a.sweep_jobs, "--rate and --sweep-jobs: one sweep at a time."),
+        (a.rate and a.max_latency, "--max-latency searches over the rate itself: it goes without --rate."),
         (a.plot and not a.sweep_jobs, "--plot goes with --sweep-jobs (it draws throughput and p99 by jobs)."),
     ]
     for wrong, why in together:

@@ -8,7 +8,7 @@ import sys
 from typing import Any, NoReturn
 
 import vart_async
-from vart_async import _registry
+from vart_async import _cli_measure, _registry
 from vart_async._cli_checks import (
     MAX_JOBS,
     MAX_SPIN_US,
@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --rate: constant spacing (default) or a Poisson process (seed: --seed)")
     m.add_argument("--drop-late", action="store_true",
                    help="with --rate: an arrival that finds every slot busy is dropped (counted), not queued")
+    w = p.add_argument_group("measuring like the best tools")
+    w.add_argument(
+        "--stable", type=_cli_measure.stability, metavar="PCT[:WINDOWS:WINDOW_S]",
+        help="measure in windows (default 3 of 2 s) until the last ones agree within ±PCT %% in throughput "
+        "and p99; -t is then the maximum (default 10x the windows)",
+    )
+    w.add_argument(
+        "--max-latency", type=_cli_measure.budget, metavar="MS[:PCT]",
+        help="search (bisection over the arrival rate) for the highest throughput whose PCT percentile "
+        "(default 99) stays within MS",
+    )
+    w.add_argument("--export-jobs", metavar="CSV", help="a row per measured job: slot, frame, times, status")
     c = p.add_argument_group("runtime configuration (benchmark_app's -load_config / -dump_config)")
     c.add_argument(
         "--property", action="append", default=[], metavar="KEY=VALUE",

@@ -13,6 +13,7 @@ import io
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -181,9 +182,22 @@ class Bench:
             self._main_passes(session, model, engine, writes=writes, dry_run=dry_run)
             if a.rate and len(a.rate) > 1 and self.status == "ok":
                 self._rate_sweep(session)
+            if a.max_latency and self.status == "ok":
+                self._budget_search(session)
         if a.sweep_jobs and self.status == "ok":
             self._sweep(model, engine, options)
         return self._finish()
+
+    def _export_jobs(self) -> None:
+        if not self.a.export_jobs or not self.passes:
+            return
+        frames = len(self.inputs.frames) if self.inputs.frames else None
+        try:
+            n = _cli_measure.export_jobs(self.a.export_jobs, list(self.passes.items()), frames)
+        except OSError as e:
+            why = e.strerror or e
+            raise Failure(f"Error: cannot write --export-jobs {self.a.export_jobs}: {why}") from None
+        self.say(f"Wrote {self.a.export_jobs} ({n} jobs)")
 
     def _dump_config(self, session: Session) -> None:
         if not self.a.dump_config:
@@ -299,11 +313,15 @@ class Bench:
         live: bool = True,
         measured: bool = True,
         rate: float | None = None,
+        seconds: float | None = None,
+        depth: int | None = None,
     ) -> RunResult:
         """A pass. `measured`: with the run's frames (--input-data) and arrival rate (--rate; `rate`
         overrides it); verify's runs are not."""
         assert self.info is not None
         limits = (iterations, None) if iterations else (self.info.iterations, self.info.time_limit_s)
+        if seconds is not None:
+            limits = (None, seconds)
         bar = None
         if self.live and live:
             bar = _report.Progress(
@@ -326,6 +344,7 @@ class Bench:
                     arrival=self.a.arrival,
                     seed=self.a.seed,
                     drop_late=self.a.drop_late and measured,
+                    max_in_flight=depth,
                 )
         finally:
             if bar:
@@ -347,7 +366,8 @@ class Bench:
         try:
             if label == "async":
                 self.say("---- Async infer (binary IFM) pass  ----")
-                r = self.passes["async"] = self._run(session, "async")
+                r = self._stable_pass(session) if a.stable else self._run(session, "async")
+                self.passes["async"] = r
                 self.extra["cold_start"] = _cli_config.cold_start(session, r)
             if a.benchmark or label == "sync":
                 if a.benchmark:
@@ -427,6 +447,44 @@ class Bench:
         self.extra["verify"] = {"ok": True, "tensors": len(session.outputs), "slots": session.jobs}
         self.say(_report.verify_ok(len(session.outputs), session.jobs))
 
+    def _stable_pass(self, session: Session) -> RunResult:
+        """--stable: windows until the last ones agree (or the time is up); the pass's figures are
+        those of the last windows together."""
+        st = self.a.stable
+        limit = self.a.time if self.a.time else 10 * st.windows * st.window_s
+        results: list[RunResult] = []
+        t0 = time.monotonic()
+        try:
+            while True:
+                warmup = None if not results else 0  # the first window warms up as a pass does
+                results.append(self._run(session, "async", seconds=st.window_s, warmup=warmup))
+                if st.converged(results) or time.monotonic() - t0 + st.window_s > limit:
+                    break
+        except (Interrupted, RunError, _NotStarted) as e:
+            if e.result is not None:
+                results.append(e.result)
+                e.result = RunResult.concat(results[-st.windows :])
+            raise
+        finally:
+            self.extra["stability"] = st.report(results, time.monotonic() - t0)
+        return RunResult.concat(results[-st.windows :])
+
+    def _budget_search(self, session: Session) -> None:
+        """--max-latency: the highest throughput within the latency budget (one window per point)."""
+        window = self.a.stable.window_s if self.a.stable else 2.0
+        self.say(f"---- Latency budget search ({window:g} s per point) ----")
+        try:
+            doc = _cli_measure.search_budget(
+                self.a.max_latency,
+                lambda rate, k: self._run(session, "async", seconds=window, rate=rate, warmup=0, depth=k),
+                session.jobs,
+            )
+        except (Interrupted, RunError, _NotStarted) as e:
+            self._stopped(e)
+            return
+        self.say(_cli_measure.budget_table(doc))
+        self.extra["latency_budget"] = doc
+
     def _rate_sweep(self, session: Session) -> None:
         """One async pass per --rate after the first (the main pass): throughput and percentiles per rate."""
         results = [self.passes["async"]] if "async" in self.passes else []
@@ -476,6 +534,9 @@ class Bench:
             print(f"[WARN] {said}: submissions stopped, jobs in flight drained", file=sys.stderr)
         if "cold_start" in self.extra:
             self.info.cold_start = _cli_config.cold_start_line(self.extra["cold_start"])
+        if "stability" in self.extra:
+            self.info.configuration.append(_cli_measure.stability_line(self.extra["stability"]))
+        self._export_jobs()
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:

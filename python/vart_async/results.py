@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -135,6 +135,45 @@ class RunResult:
             late_total_s=int(raw.get("late_total_ns", 0)) * 1e-9,
         )
 
+    @classmethod
+    def concat(cls, results: Sequence[RunResult]) -> RunResult:
+        """Consecutive runs of one session as one (counts summed, records back to back in time,
+        latency histograms added): e.g. the last windows of a --stable measurement."""
+        if not results:
+            raise ValueError("concat needs at least one result")
+        first, last = results[0], results[-1]
+        offsets = np.cumsum([0.0] + [r.wall_s for r in results[:-1]])
+
+        def joined(key: str) -> npt.NDArray[Any]:
+            return np.concatenate([getattr(r, key) + off for r, off in zip(results, offsets, strict=True)])
+
+        counts = [r.latency_counts for r in results]
+        arrivals = [r.t_arrival for r in results]
+        return replace(
+            last,
+            submitted=sum(r.submitted for r in results),
+            completed=sum(r.completed for r in results),
+            failed=sum(r.failed for r in results),
+            cancelled=sum(r.cancelled for r in results),
+            busy_retries=sum(r.busy_retries for r in results),
+            max_in_flight=max(r.max_in_flight for r in results),
+            wall_s=float(sum(r.wall_s for r in results)),
+            slot=np.concatenate([r.slot for r in results]),
+            outcome=np.concatenate([r.outcome for r in results]),
+            t_submit=joined("t_submit"),
+            t_started=joined("t_started"),
+            t_done=joined("t_done"),
+            t_arrival=None if any(a is None for a in arrivals) else joined("t_arrival"),
+            cpu_s=float(sum(r.cpu_s for r in results)),
+            records_dropped=sum(r.records_dropped for r in results),
+            latency_counts=_sum_counts(counts),
+            first_job_ns=first.first_job_ns,
+            dropped=sum(r.dropped for r in results),
+            late=sum(r.late for r in results),
+            late_max_s=max(r.late_max_s for r in results),
+            late_total_s=sum(r.late_total_s for r in results),
+        )
+
     @property
     def latency_exact(self) -> bool:
         """True when every job's record is kept: latency statistics are then exact, else they are
@@ -234,6 +273,14 @@ class RunResult:
             "process_cpu_s": None if math.isnan(self.cpu_s) else self.cpu_s,
             **({"rate": self.rate_report()} if self.rate_fps > 0 else {}),
         }
+
+
+def _sum_counts(counts: Sequence[npt.NDArray[np.uint64] | None]) -> npt.NDArray[np.uint64] | None:
+    present = [c for c in counts if c is not None]
+    if len(present) != len(counts):
+        return None
+    total: npt.NDArray[np.uint64] = np.sum(np.stack(present), axis=0, dtype=np.uint64)
+    return total
 
 
 def _nan_stats(percentiles: Sequence[float]) -> dict[str, float]:

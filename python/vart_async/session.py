@@ -211,6 +211,7 @@ class Session:
         arrival: Literal["constant", "poisson"] = "constant",
         seed: int = 0,
         drop_late: bool = False,
+        max_in_flight: int | None = None,
     ) -> RunResult:
         """Runs jobs over the slots' current inputs, entirely in C++ with the GIL released.
 
@@ -242,6 +243,8 @@ class Session:
         arrivals. `drop_late`: an arrival that finds every slot busy is dropped (counted in
         `result.dropped`) instead of waiting. `result.rate_report()` has the target and achieved
         rates and the late jobs. The schedule runs in C++ without the GIL.
+
+        `max_in_flight`: at most this many jobs in flight (default: every slot).
         """
         if iterations is not None and (
             isinstance(iterations, bool)
@@ -267,6 +270,9 @@ class Session:
             raise ValueError(f"arrival must be 'constant' or 'poisson' (got {arrival!r})")
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _UINT64_MAX:
             raise ValueError(f"seed must be an integer from 0 to 2**64-1 (got {seed!r})")
+        depth = self.jobs if max_in_flight is None else max_in_flight
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= self.jobs:
+            raise ValueError(f"max_in_flight must be from 1 to {self.jobs} (got {max_in_flight!r})")
         staged = [] if frames is None else [list(f) for f in _inputs.check_frames(frames, self.inputs)]
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
@@ -284,6 +290,7 @@ class Session:
                 arrival == "poisson",
                 seed,
                 bool(drop_late),
+                depth,
             ),
             pipe.cancel,
             report,
