@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from vart_async import _hints
 from vart_async.results import PERCENTILES, RunResult
 
 if TYPE_CHECKING:
@@ -229,6 +230,10 @@ def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = F
     ]
     for label, r in passes.items():
         lines += pass_summary(label.capitalize(), r, info.percentiles)
+        split = _hints.time_split(r)
+        if split:
+            lines.append(kv("  Time per job", split))
+        lines += [kv("  Hint", h) for h in _hints.hints(r, info.warmup)]
     up = speedup(passes)
     if up is not None:
         lines.append(kv("Speed-up", f"{up:.2f}x ({speedup_basis(info)})"))
@@ -313,6 +318,7 @@ def report(
         "percentiles": list(info.percentiles),
         "latency_definition": latency_definition(passes),
     }
+    doc["hints"] = {label: _hints.hints(r, info.warmup) for label, r in passes.items()}
     if "async" in passes:
         main = _result_dict(passes["async"], info.percentiles)
         del main["jobs"], main["batch_size"]  # the session's, already above

@@ -558,6 +558,11 @@ class Bench:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the tool; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        from vart_async import _cli_compare
+
+        return _cli_compare.main(argv[1:])
     try:
         args = build_parser().parse_intermixed_args(argv)
     except SystemExit as e:  # -h (0), or a usage error already printed as "Error: ..." (1)
