@@ -108,6 +108,11 @@ struct Status {
   bool is_ok() const noexcept { return code == Code::kOk; }
 };
 
+struct DeviceTimes {
+  std::chrono::steady_clock::time_point start{}, end{};
+  int unit = -1;  // compute unit; -1 unknown
+};
+
 struct Buffer {
   std::byte* data = nullptr;
   std::size_t nbytes = 0;
@@ -156,6 +161,15 @@ class Engine {
   virtual bool notify_when_done(Slot& slot, std::function<void()> done) noexcept {
     (void)slot;
     (void)done;
+    return false;
+  }
+
+  // Optional. After wait() or run() returned kOk/kFailed for the slot's last job: when the device
+  // ran it (host steady clock) and on which compute unit. False when the runtime cannot tell (the
+  // default); called from the thread that collected the job, before the slot is used again.
+  virtual bool device_times(const Slot& slot, DeviceTimes& out) noexcept {
+    (void)slot;
+    (void)out;
     return false;
   }
 };

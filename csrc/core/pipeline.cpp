@@ -189,6 +189,10 @@ class RunBook {
     --in_flight;
     r.t_submit = ns(c.t_submit), r.t_started = ns(c.t_started), r.t_done = ns(c.t_done);
     if (opt_.rate_fps <= 0) r.t_arrival = r.t_submit;  // closed loop: due when submitted
+    if (c.device_known) {
+      r.t_device_start = ns(c.device.start), r.t_device_end = ns(c.device.end);
+      r.device_unit = c.device.unit;
+    }
     st.wall_ns = std::max(st.wall_ns, r.t_done);
     const bool ok = c.outcome.ok();
     r.outcome = ok ? JobOutcome::kCompleted : JobOutcome::kFailed;

@@ -30,6 +30,9 @@ struct JobRecord {
   std::int64_t t_started = 0;  // submit returned: the job is in flight
   std::int64_t t_done = -1;    // host saw the job finish; -1 if it never did
   std::int64_t t_arrival = 0;  // when it was due (open loop: its scheduled arrival; else t_submit)
+  // When the device ran it, where the engine tells (else -1), and on which compute unit (-1: unknown).
+  std::int64_t t_device_start = -1, t_device_end = -1;
+  std::int32_t device_unit = -1;
 };
 
 struct RunOptions {

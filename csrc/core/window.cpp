@@ -270,6 +270,7 @@ Collected JobWindow::run_now(std::size_t k, std::uint64_t tag) {
   out.t_submit = out.t_started = Clock::now();
   const Status s = engine_.run(*slots_[k]);
   out.t_done = Clock::now();
+  out.device_known = engine_.device_times(*slots_[k], out.device);
   const std::lock_guard<std::mutex> lock(mutex_);
   Job& j = jobs_[k];
   j.state = SlotState::kCollected;

@@ -93,6 +93,8 @@ struct Collected {
   std::uint64_t tag = 0;  // the owner's id for the job (a frame index)
   Outcome outcome;
   Clock::time_point t_submit{}, t_started{}, t_done{};
+  bool device_known = false;  // the engine told when the device ran it
+  DeviceTimes device;
 };
 
 class JobWindow {

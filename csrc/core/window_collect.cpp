@@ -38,6 +38,7 @@ bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadlin
   lock.unlock();
   const Status s = engine_.wait(*slots_[k], slice_until(deadline));
   const auto t_done = Clock::now();
+  if (s.code != Status::Code::kPending) out.device_known = engine_.device_times(*slots_[k], out.device);
   lock.lock();
   j.claimed = false;
   changed_.notify_all();  // whoever waits for this slot may go on

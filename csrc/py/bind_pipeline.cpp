@@ -108,6 +108,9 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["t_started"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_started; });
   d["t_done"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_done; });
   d["t_arrival"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_arrival; });
+  d["t_device_start"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_device_start; });
+  d["t_device_end"] = column<std::int64_t>(s.jobs, [](const core::JobRecord& r) { return r.t_device_end; });
+  d["device_unit"] = column<std::int32_t>(s.jobs, [](const core::JobRecord& r) { return r.device_unit; });
   return d;
 }
 

@@ -48,7 +48,7 @@ def rate_table(results: Sequence[RunResult], percentiles: Sequence[float]) -> st
 # -- --export-jobs -------------------------------------------------------------------------------------
 EXPORT_COLUMNS = (
     "pass", "job", "slot", "frame", "status", "arrival_s", "host_submit_s", "submit_returned_s",
-    "device_start_s", "device_end_s", "host_done_s", "latency_ms",
+    "device_start_s", "device_end_s", "compute_unit", "host_done_s", "latency_ms",
 )  # fmt: skip
 _STATUS = {0: "completed", 1: "failed", 2: "cancelled"}
 
@@ -70,11 +70,21 @@ def export_jobs(path: str, passes: Sequence[tuple[str, RunResult]], frames: int 
                 status = _STATUS.get(int(r.outcome[i]), "?")
                 out.writerow((
                     label, i, int(r.slot[i]), i % frames if frames else "", status,
-                    f"{arrival[i]:.9f}", f"{r.t_submit[i]:.9f}", f"{r.t_started[i]:.9f}", "", "",
+                    f"{arrival[i]:.9f}", f"{r.t_submit[i]:.9f}", f"{r.t_started[i]:.9f}",
+                    *_device(r, i),
                     f"{done:.9f}" if seen else "", f"{(done - arrival[i]) * 1e3:.6f}" if seen else "",
                 ))  # fmt: skip
                 rows += 1
     return rows
+
+
+def _device(r: RunResult, i: int) -> tuple[str, str, str]:
+    if r.t_device_start is None or r.t_device_end is None or r.device_unit is None:
+        return "", "", ""
+    start, end, unit = r.t_device_start[i], r.t_device_end[i], int(r.device_unit[i])
+    if math.isnan(start):
+        return "", "", ""
+    return f"{start:.9f}", f"{end:.9f}", str(unit) if unit >= 0 else ""
 
 
 # -- --stable ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ __all__ = ["PlotUnavailableError", "latency_histogram", "sweep_plot", "timeline"
 
 INSTALL_HINT = "pip install 'vart-async[plot]'"
 _SUBMIT, _FLIGHT, _COLLECT, _FAILED = "#2ca02c", "#1f77b4", "#d62728", "#7f7f7f"
+_DEVICE = "#9467bd"
 _PCT_COLORS: dict[float, str] = {50: "#2ca02c", 90: "#ff7f0e", 99: "#d62728"}
 _LABEL_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
@@ -94,9 +95,10 @@ def timeline(
     ]
     span = max(ends, default=1e-3)
     unit, scale = _time_unit(span)
-    fig = _figure(11.0, 1.1 + sum(0.55 * r.jobs + 0.9 for _, r, _ in windows))
+    rows = [r.jobs + len(_device_units(r, n)) for _, r, n in windows]
+    fig = _figure(11.0, 1.1 + sum(0.55 * k + 0.9 for k in rows))
     axes = fig.subplots(len(windows), 1, sharex=True, squeeze=False,
-                        height_ratios=[r.jobs + 1.2 for _, r, _ in windows])[:, 0]
+                        height_ratios=[k + 1.2 for k in rows])[:, 0]
     for ax, (label, r, n) in zip(axes, windows, strict=True):
         _timeline_panel(ax, label, r, n=n, scale=scale, span=span)
     axes[-1].set_xlabel(f"time since the pass started ({unit}) — host steady clock")
@@ -111,6 +113,8 @@ def timeline(
         Line2D([], [], color=_COLLECT, marker="v", linestyle="none", markersize=8,
                label="host collects the job (its wait returned)"),
     ]
+    if any(_device_units(r, n) for _, r, n in windows):
+        handles.append(Patch(facecolor=_DEVICE, alpha=0.85, label="device runs the job (as the engine says)"))
     if any(np.any(r.outcome[:n] != _core.OUTCOME_COMPLETED) for _, r, n in windows):
         handles.append(Patch(facecolor=_FAILED, hatch="//", label="job failed or cancelled"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
@@ -144,9 +148,33 @@ def _timeline_panel(ax: Axes, label: str, r: RunResult, *, n: int, scale: float,
     done = np.isfinite(r.t_done[:n])
     ax.plot(r.t_done[:n][done] * scale, r.slot[:n][done] - height / 2 - 0.08, linestyle="none", marker="v",
             markersize=7, color=_COLLECT)
-    ax.set_yticks(range(r.jobs), [f"slot {k}" for k in range(r.jobs)])
-    ax.set_ylim(r.jobs - 0.4, -0.75)  # slot 0 on top
+    units = _device_units(r, n)
+    starts, ends, unit_of = r.t_device_start, r.t_device_end, r.device_unit
+    for u in units:  # the device's own view, where the engine tells: a row per compute unit
+        assert starts is not None
+        assert ends is not None
+        assert unit_of is not None
+        y = r.jobs + 0.3 + u
+        for i in range(n):
+            if int(unit_of[i]) != u or not math.isfinite(starts[i]):
+                continue
+            s0, s1 = starts[i], ends[i]
+            ax.broken_barh([(s0 * scale, max(s1 - s0, 0.0) * scale)], (y - height / 2, height),
+                           facecolors=_DEVICE, alpha=0.85, edgecolor="white", linewidth=0.8)
+            if (s1 - s0) > 0.035 * span:
+                ax.text((s0 + s1) / 2 * scale, y, f"#{i}", ha="center", va="center", fontsize=7.5, c="white")
+    ticks = [float(k) for k in range(r.jobs)] + [r.jobs + 0.3 + u for u in units]
+    ax.set_yticks(ticks, [f"slot {k}" for k in range(r.jobs)] + [f"device unit {u}" for u in units])
+    ax.set_ylim(r.jobs - 0.4 + (len(units) + 0.3 if units else 0), -0.75)  # slot 0 on top
     ax.grid(axis="x", alpha=0.3)
+
+
+def _device_units(r: RunResult, n: int) -> list[int]:
+    """The compute units the engine said ran the first n jobs (none when it does not tell)."""
+    if r.device_unit is None or r.t_device_start is None:
+        return []
+    known = np.isfinite(r.t_device_start[:n]) & (r.device_unit[:n] >= 0)
+    return sorted({int(u) for u in r.device_unit[:n][known]})
 
 
 # -- latency histogram ------------------------------------------------------------------------------

@@ -86,6 +86,11 @@ class RunResult:
     late: int = 0  # jobs that started >= 1 ms after they were due
     late_max_s: float = 0.0
     late_total_s: float = 0.0
+    #: When the device ran each job and on which compute unit, where the engine tells (the
+    #: emulator does): NaN / -1 elsewhere.
+    t_device_start: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    t_device_end: npt.NDArray[np.float64] | None = field(default=None, repr=False)
+    device_unit: npt.NDArray[np.int32] | None = field(default=None, repr=False)
 
     @classmethod
     def from_native(
@@ -103,6 +108,12 @@ class RunResult:
 
         t_done = seconds("t_done")
         t_done[np.asarray(raw["t_done"]) < 0] = np.nan
+        device: dict[str, Any] = {}
+        if "t_device_start" in raw:
+            for key in ("t_device_start", "t_device_end"):
+                device[key] = seconds(key)
+                device[key][np.asarray(raw[key]) < 0] = np.nan
+            device["device_unit"] = np.asarray(raw["device_unit"], dtype=np.int32)
         return cls(
             mode=mode,
             jobs=jobs,
@@ -133,6 +144,7 @@ class RunResult:
             late=int(raw.get("late", 0)),
             late_max_s=int(raw.get("late_max_ns", 0)) * 1e-9,
             late_total_s=int(raw.get("late_total_ns", 0)) * 1e-9,
+            **device,
         )
 
     @classmethod
@@ -148,6 +160,7 @@ class RunResult:
             return np.concatenate([getattr(r, key) + off for r, off in zip(results, offsets, strict=True)])
 
         counts = [r.latency_counts for r in results]
+        devices = all(r.t_device_start is not None for r in results)
         arrivals = [r.t_arrival for r in results]
         return replace(
             last,
@@ -164,6 +177,11 @@ class RunResult:
             t_started=joined("t_started"),
             t_done=joined("t_done"),
             t_arrival=None if any(a is None for a in arrivals) else joined("t_arrival"),
+            t_device_start=joined("t_device_start") if devices else None,
+            t_device_end=joined("t_device_end") if devices else None,
+            device_unit=np.concatenate([r.device_unit for r in results if r.device_unit is not None])
+            if devices
+            else None,
             cpu_s=float(sum(r.cpu_s for r in results)),
             records_dropped=sum(r.records_dropped for r in results),
             latency_counts=_sum_counts(counts),
@@ -173,6 +191,11 @@ class RunResult:
             late_max_s=max(r.late_max_s for r in results),
             late_total_s=sum(r.late_total_s for r in results),
         )
+
+    @property
+    def device_known(self) -> bool:
+        """True when the engine told when the device ran (some of) the jobs."""
+        return self.t_device_start is not None and bool(np.isfinite(self.t_device_start).any())
 
     @property
     def latency_exact(self) -> bool:
