@@ -15,6 +15,11 @@ from vart_async._cli_measure import Budget, Stability, search_budget
 from vart_async.results import RunResult
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # reports and CSVs go there
+
+
 @pytest.fixture
 def steady(descriptor) -> str:
     return str(descriptor("steady.json", compute_units=2, execution_slots=2, service_time_us=1000))

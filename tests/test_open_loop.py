@@ -15,8 +15,9 @@ from _cli_helpers import run  # tests/ is on pythonpath
 
 
 @pytest.fixture
-def two_ms(descriptor) -> str:
-    """2 compute units, 2 ms per job: a capacity of about 1000 jobs/s."""
+def two_ms(descriptor, tmp_path, monkeypatch) -> str:
+    """2 compute units, 2 ms per job: a capacity of about 1000 jobs/s (the test runs in tmp_path)."""
+    monkeypatch.chdir(tmp_path)
     return str(descriptor("two_ms.json", compute_units=2, execution_slots=2, service_time_us=2000))
 
 
