@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn, TextIO
 
 import vart_async
-from vart_async import _cli_checks, _engines, _ifm, _registry, _report, _signals
+from vart_async import _cli_checks, _cli_fleet, _engines, _ifm, _registry, _report, _signals
 from vart_async._cli_checks import MAX_JOBS, MAX_SPIN_US, MAX_SWEEP, integer, jobs_list, seconds
 from vart_async._errors import Interrupted, RunError, VartAsyncError
 from vart_async.results import RunResult
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--plot-latency", metavar="PNG", help="latency histogram with p50/p90/p99")
     g.add_argument("--plot", metavar="PNG", help="with --sweep-jobs: throughput and p99 against jobs")
     _add_engine_flags(p, [s, b, g])
+    _cli_fleet.add_arguments(p)
     return p
 
 
@@ -177,6 +178,8 @@ class Bench:
     # -- the steps ----------------------------------------------------------------------------------
     def run(self) -> int:
         a = self.a
+        if a.fleet is not None:
+            return _cli_fleet.run(self)
         model, ifm_path = self._paths()
         self._check_numbers()
         engine = a.engine
@@ -417,6 +420,11 @@ class Bench:
             self.say(_report.sweep_table(entries))
         self.extra["sweep"] = _report.sweep_rows(entries)
 
+    def report(self) -> dict[str, Any]:
+        """The JSON report of this invocation (after run(): also what a fleet's board returns)."""
+        assert self.info is not None
+        return _report.report(self.info, self.passes, status=self.status, error=self.error, extra=self.extra)
+
     def _finish(self) -> int:
         assert self.info is not None
         signum = self.stop.first
@@ -428,9 +436,7 @@ class Bench:
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:
-            doc = _report.report(
-                self.info, self.passes, status=self.status, error=self.error, extra=self.extra
-            )
+            doc = self.report()
             try:
                 _report.write_json(self.a.json, doc)
             except BrokenPipeError:  # --json - | head: main() ends quietly
