@@ -130,7 +130,7 @@ def run(bench: Bench) -> int:
         with fleet.Fleet(None, a.boards, address) as boards:
             bench.say(_report.kv("Boards", ", ".join(fleet.describe(b) for b in boards.boards)))
             reports = boards.bench(args)
-    except fleet.FleetError as e:
+    except (fleet.FleetError, ValueError) as e:
         raise cli.Failure(f"Error: {e}") from None
     bench.say(table(reports))
     failed = [r for r in reports if r.get("status") != "ok"]

@@ -33,6 +33,7 @@ from itertools import islice
 from types import ModuleType, TracebackType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from vart_async._errors import VartAsyncError
@@ -96,6 +97,12 @@ def connect(address: str | None = None) -> ModuleType:
     else `ray.init("auto")` (None) or `ray.init(address)`. Returns the ray module."""
     ray = _ray()
     if ray.is_initialized():
+        here = ray.get_runtime_context().gcs_address
+        if address not in (None, "auto", here):
+            raise FleetError(
+                f"Ray is already initialised in this process (at {here}); ray.shutdown() first to "
+                f"use {address}"
+            )
         return ray
     if address is not None:
         _probe(address)
@@ -130,10 +137,13 @@ class _BoardActor:
 
         self.session = vart_async.open(model, engine=engine, jobs=jobs, **options)
 
-    def infer(self, frames: list[Any]) -> list[list[npt.NDArray[Any]]]:
+    def infer(self, frames: Any) -> list[npt.NDArray[Any]]:
+        """Each output tensor of the batch stacked: one array (frames x the tensor's shape) each."""
         # One stream per batch keeps this board's slots full for the batch; the next batch is
-        # already queued on the actor (depth >= 2), so the pipeline refills at once.
-        return list(self.session.stream(frames))
+        # already queued on the actor (depth >= 2), so the pipeline refills at once. Stacked
+        # outputs travel as one buffer per tensor instead of one per frame and tensor.
+        outputs = list(self.session.stream(frames))  # a stacked array streams row by row
+        return [np.stack(tensor) for tensor in zip(*outputs, strict=True)]
 
     def bench(self, args: argparse.Namespace) -> dict[str, Any]:
         from vart_async import _cli_fleet
@@ -233,10 +243,13 @@ class Fleet:
         self.close()
 
     def close(self) -> None:
-        """Kills the board actors (their sessions with them); their `npu` is free again at once."""
+        """Kills the board actors (their sessions with them) and waits (up to 10 s) until they are
+        gone, so that their `npu` is free for the next fleet."""
         actors, self._actors = self._actors, []
         for a in actors:
             self._ray.kill(a, no_restart=True)
+        # A call on a killed actor fails once Ray knows it is dead.
+        self._ray.wait([a.where.remote() for a in actors], num_returns=len(actors), timeout=10.0)
 
     # -- benchmark ----------------------------------------------------------------------------------
     def bench(self, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -250,7 +263,7 @@ class Fleet:
     def stream(
         self, frames: Iterable[Any], *, batch: int = DEFAULT_BATCH, depth: int = DEFAULT_DEPTH
     ) -> Iterator[list[npt.NDArray[Any]]]:
-        """Each frame's outputs (copies, as Session.stream(copy=True) gives), in frame order.
+        """Each frame's outputs, in frame order: read-only views into the arrays of its batch.
 
         Frames go `batch` at a time to the board with the fewest batches in flight; at most
         `depth` batches per board are in flight, so the driver holds at most boards x depth x batch
@@ -276,7 +289,7 @@ class Fleet:
                 raise FleetError(f"every board of the stream was lost ({names})")
             board = min(load, key=lambda i: (load[i], i))
             load[board] += 1
-            return _Batch(board, chunk, self._actors[board].infer.remote(chunk))
+            return _Batch(board, chunk, self._actors[board].infer.remote(_pack(chunk)))
 
         more = True
         try:
@@ -302,7 +315,10 @@ class Fleet:
                     raise self._board_error(head.board, e) from None
                 pending.popleft()
                 load[head.board] -= 1
-                yield from outputs
+                for tensor in outputs:  # Ray may give writable arrays or read-only shared memory
+                    tensor.flags.writeable = False
+                for k in range(len(head.frames)):
+                    yield [tensor[k] for tensor in outputs]
         finally:
             for entry in pending:  # queued calls of a stream nobody reads any more
                 with contextlib.suppress(Exception):  # the board may be gone already
@@ -356,6 +372,17 @@ def stream(
         fleet.close()
         raise
     return _closing(fleet, outputs)
+
+
+def _pack(chunk: list[Any]) -> Any:
+    """Frames that are arrays of one shape and dtype go stacked (one buffer for Ray to move);
+    anything else (lists or dicts of arrays, mixed shapes) as the list it is."""
+    first = chunk[0]
+    if isinstance(first, np.ndarray) and all(
+        isinstance(x, np.ndarray) and x.shape == first.shape and x.dtype == first.dtype for x in chunk
+    ):
+        return np.stack(chunk)
+    return chunk
 
 
 def _closing(fleet: Fleet, outputs: Iterator[list[npt.NDArray[Any]]]) -> Iterator[list[npt.NDArray[Any]]]:
