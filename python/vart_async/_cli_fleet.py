@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from vart_async import _registry, _report
 
 if TYPE_CHECKING:
-    from vart_async.cli import Bench
+    from vart_async.cli import Bench, Failure
 
 SCHEMA = "vart-async-bench-fleet/1"
 # The flags of vart_async.fleet.run()'s options (the engines' options come from the registry).
@@ -113,14 +113,15 @@ def board_report(args: argparse.Namespace) -> dict[str, Any]:
     return bench.report()
 
 
-def run(bench: Bench) -> int:
-    """The --fleet invocation; returns the exit status (0: every board ok, 1 otherwise)."""
-    from vart_async import cli, fleet
+def run(bench: Bench, failure: type[Failure]) -> int:
+    """The --fleet invocation; returns the exit status (0: every board ok, 1 otherwise). Errors
+    raise `failure` (cli.Failure, passed in: under `python -m vart_async.cli` that is __main__'s)."""
+    from vart_async import fleet
 
     a = bench.a
     for key in _LOCAL_ONLY:
         if getattr(a, key):
-            raise cli.Failure(f"Error: --{key.replace('_', '-')} is not available with --fleet")
+            raise failure(f"Error: --{key.replace('_', '-')} is not available with --fleet")
     bench._paths()  # the usual errors first (too many positionals, bad numbers)
     bench._check_numbers()
     args = board_args(a)
@@ -131,7 +132,7 @@ def run(bench: Bench) -> int:
             bench.say(_report.kv("Boards", ", ".join(fleet.describe(b) for b in boards.boards)))
             reports = boards.bench(args)
     except (fleet.FleetError, ValueError) as e:
-        raise cli.Failure(f"Error: {e}") from None
+        raise failure(f"Error: {e}") from None
     bench.say(table(reports))
     failed = [r for r in reports if r.get("status") != "ok"]
     for r in failed:
@@ -149,7 +150,7 @@ def run(bench: Bench) -> int:
         except BrokenPipeError:
             raise
         except OSError as e:
-            raise cli.Failure(f"Error: cannot write the JSON report {a.json}: {e.strerror or e}") from None
+            raise failure(f"Error: cannot write the JSON report {a.json}: {e.strerror or e}") from None
     return 1 if failed else 0
 
 

@@ -179,7 +179,7 @@ class Bench:
     def run(self) -> int:
         a = self.a
         if a.fleet is not None:
-            return _cli_fleet.run(self)
+            return _cli_fleet.run(self, Failure)
         model, ifm_path = self._paths()
         self._check_numbers()
         engine = a.engine
