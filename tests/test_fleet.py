@@ -128,6 +128,12 @@ def test_boards_zero_or_more_than_offered(ray_local, model):
     assert npu_free(ray_local) == 2  # nothing left holding a board
 
 
+def test_boards_held_by_another_fleet_time_out_naming_the_resource(ray_local, model):
+    with fleet.Fleet(model, 2), pytest.raises(fleet.FleetError, match=r"only 0 of 1 board actors started"):
+        fleet.Fleet(model, 1, start_timeout=1.0)
+    assert npu_free(ray_local) == 2
+
+
 def test_a_board_that_cannot_open_the_model_is_named(ray_local, tmp_path):
     with pytest.raises(fleet.BoardError, match=r"board 0 \(.*node .*nowhere\.json") as e:
         fleet.Fleet(tmp_path / "nowhere.json", boards=2)
@@ -273,6 +279,27 @@ def test_ctrl_c_during_a_stream_ends_the_driver_and_frees_the_boards(ray_local, 
         proc.kill()
     assert proc.returncode == 130, err
     assert out.strip() == "interrupted"
+    assert "Traceback" not in err
+    assert npu_free(ray_local, timeout=15) == 2
+
+
+def test_ctrl_c_during_a_fleet_benchmark_exits_130_and_frees_the_boards(ray_local, model):
+    address = ray_local.get_runtime_context().gcs_address
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vart_async.cli", model, "-d", "-t", "60", "--fleet", address],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while ray_local.available_resources().get("npu", 0) != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)  # the boards are running the benchmark
+        assert ray_local.available_resources().get("npu", 0) == 0
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Interrupted." in err
     assert "Traceback" not in err
     assert npu_free(ray_local, timeout=15) == 2
 
