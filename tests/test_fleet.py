@@ -6,6 +6,7 @@ not at module level, so that `-m "not fleet"` can deselect these tests where Ray
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
@@ -107,6 +108,11 @@ def test_run_reports_a_board_that_cannot_open_the_model(ray_local, tmp_path):
     assert reports[0]["board"]["index"] == 0
 
 
+def test_an_exception_inside_a_boards_benchmark_raises_boarderror_naming_it(ray_local):
+    with fleet.Fleet(boards=1) as f, pytest.raises(fleet.BoardError, match=r"^board 0 \(.*AttributeError"):
+        f.bench(argparse.Namespace())  # not the CLI's arguments: the board's Bench fails
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"iterations": 0}, "iteration"), ({"colour": "red"}, "unknown option 'colour'"),
@@ -123,6 +129,8 @@ def test_boards_zero_or_more_than_offered(ray_local, model):
         fleet.Fleet(model, boards=0)
     with pytest.raises(fleet.FleetError, match="asked for 3 boards; this Ray cluster offers 2"):
         fleet.Fleet(model, boards=3)
+    with pytest.raises(ValueError, match="start_timeout must be"):
+        fleet.Fleet(model, start_timeout=0)
     with pytest.raises(fleet.FleetError, match="already initialised"):
         fleet.Fleet(model, address="127.0.0.1:1")
     assert npu_free(ray_local) == 2  # nothing left holding a board

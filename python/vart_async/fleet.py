@@ -150,10 +150,6 @@ class _BoardActor:
 
         return _cli_fleet.board_report(args)
 
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
-
 
 @dataclass
 class _Batch:
@@ -183,6 +179,10 @@ class Fleet:
     ) -> None:
         if boards is not None and (isinstance(boards, bool) or not isinstance(boards, int) or boards < 1):
             raise ValueError(f"boards must be an integer >= 1 or None (got {boards!r})")
+        if isinstance(start_timeout, bool) or not isinstance(start_timeout, int | float) or not (
+            0 < start_timeout < float("inf")
+        ):
+            raise ValueError(f"start_timeout must be a number of seconds > 0 (got {start_timeout!r})")
         ray = self._ray = connect(address)
         offered = boards_offered(ray)
         if offered < 1:
@@ -248,8 +248,8 @@ class Fleet:
         actors, self._actors = self._actors, []
         for a in actors:
             self._ray.kill(a, no_restart=True)
-        # A call on a killed actor fails once Ray knows it is dead.
-        self._ray.wait([a.where.remote() for a in actors], num_returns=len(actors), timeout=10.0)
+        if actors:  # a call on a killed actor fails once Ray knows it is dead
+            self._ray.wait([a.where.remote() for a in actors], num_returns=len(actors), timeout=10.0)
 
     # -- benchmark ----------------------------------------------------------------------------------
     def bench(self, args: argparse.Namespace) -> list[dict[str, Any]]:
