@@ -187,6 +187,21 @@ def test_backpressure_takes_frames_only_when_a_batch_has_room(ray_local, model):
             next(outputs)
             assert taken - consumed <= boards * depth * batch + batch
         outputs.close()  # type: ignore[attr-defined]
+        xs = frames(50, seed=3)
+        assert same(list(f.stream(xs, batch=batch)), local_outputs(model, xs))  # still usable
+
+
+def test_an_interrupted_stream_leaves_the_fleet_usable(ray_local, model):
+    def interrupted() -> Iterator[np.ndarray]:
+        yield from frames(100)
+        raise KeyboardInterrupt  # as Ctrl-C in the middle of taking frames
+
+    with fleet.Fleet(model, 2) as f:
+        with pytest.raises(KeyboardInterrupt):
+            list(f.stream(interrupted(), batch=8))
+        xs = frames(40, seed=4)
+        assert same(list(f.stream(xs, batch=8)), local_outputs(model, xs))
+    assert npu_free(ray_local) == 2
 
 
 def test_peak_driver_memory_of_a_100000_frame_stream_is_bounded(ray_local, model):
