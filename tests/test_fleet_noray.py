@@ -56,3 +56,8 @@ def test_an_unknown_address_fails_at_once_naming_it(tiny):
     assert proc.returncode == 1, proc.stderr
     assert "Error: cannot reach a Ray head at 127.0.0.1:1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_boards_without_fleet_is_an_error(tiny, capsys):
+    assert cli.main([tiny, "-d", "--boards", "2"]) == 1
+    assert capsys.readouterr().err == "Error: --boards goes with --fleet\n"

@@ -119,6 +119,8 @@ def run(bench: Bench, failure: type[Failure]) -> int:
     from vart_async import fleet
 
     a = bench.a
+    if a.fleet is None:
+        raise failure("Error: --boards goes with --fleet")
     for key in _LOCAL_ONLY:
         if getattr(a, key):
             raise failure(f"Error: --{key.replace('_', '-')} is not available with --fleet")

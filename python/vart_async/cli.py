@@ -178,7 +178,7 @@ class Bench:
     # -- the steps ----------------------------------------------------------------------------------
     def run(self) -> int:
         a = self.a
-        if a.fleet is not None:
+        if a.fleet is not None or a.boards is not None:
             return _cli_fleet.run(self, Failure)
         model, ifm_path = self._paths()
         self._check_numbers()
