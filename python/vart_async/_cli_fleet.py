@@ -17,7 +17,8 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vart_async import _registry, _report
+from vart_async import _cli_checks, _registry, _report
+from vart_async._cli_checks import integer
 
 if TYPE_CHECKING:
     from vart_async.cli import Bench, Failure
@@ -40,8 +41,6 @@ _LOCAL_ONLY = ("timeline", "plot_latency", "plot", "sweep_jobs")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vart_async._cli_checks import integer
-
     g = parser.add_argument_group("fleet of boards (Ray: pip install 'vart-async[fleet]'; docs/fleet.md)")
     g.add_argument(
         "--fleet", nargs="?", const="", metavar="ADDRESS",
@@ -67,7 +66,7 @@ def board_args(a: argparse.Namespace) -> argparse.Namespace:
 
 def namespace(model: str | os.PathLike[str] | None, options: Mapping[str, Any]) -> argparse.Namespace:
     """The CLI's arguments for fleet.run(model, **options); ValueError for a bad option."""
-    from vart_async import _cli_checks, cli
+    from vart_async import cli  # cli imports this module: only at call time
 
     argv = [] if model is None else ["--model-path", os.fspath(model)]
     for key, value in options.items():
