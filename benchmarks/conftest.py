@@ -83,6 +83,13 @@ def peers(openvino_engine: None) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
+def timing() -> ModuleType:
+    """benchmarks/peers.py for its round helpers only (alternate, median_ratio, OthersCpu,
+    wait_quiet): no OpenVINO needed."""
+    return load("peers")
+
+
+@pytest.fixture(scope="session")
 def raw_loop(openvino_engine: None) -> ModuleType:
     """benchmarks/ov_raw_loop.py, with the C++ program built (skips without a C++ compiler)."""
     module = load("ov_raw_loop")

@@ -8,7 +8,7 @@ import sys
 from typing import Any, NoReturn
 
 import vart_async
-from vart_async import _cli_measure, _registry
+from vart_async import _cli_fleet, _cli_measure, _registry
 from vart_async._cli_checks import (
     MAX_JOBS,
     MAX_SPIN_US,
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--plot-latency", metavar="PNG", help="latency histogram with p50/p90/p99")
     g.add_argument("--plot", metavar="PNG", help="with --sweep-jobs: throughput and p99 against jobs")
     _add_engine_flags(p, [s, b, g])
+    _cli_fleet.add_arguments(p)  # --fleet, --boards
     return p
 
 

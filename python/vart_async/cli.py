@@ -24,6 +24,7 @@ import vart_async
 from vart_async import (
     _cli_checks,
     _cli_config,
+    _cli_fleet,
     _cli_measure,
     _config,
     _engines,
@@ -130,6 +131,8 @@ class Bench:
     # -- the steps ----------------------------------------------------------------------------------
     def run(self) -> int:
         a = self.a
+        if a.fleet is not None or a.boards is not None:
+            return _cli_fleet.run(self, Failure)
         model, ifm_path = self._paths()
         self._check_numbers()
         engine = a.engine
@@ -524,6 +527,11 @@ class Bench:
             self.say(_report.sweep_table(entries))
         self.extra["sweep"] = _report.sweep_rows(entries)
 
+    def report(self) -> dict[str, Any]:
+        """The JSON report of this invocation (after run(): also what a fleet's board returns)."""
+        assert self.info is not None
+        return _report.report(self.info, self.passes, status=self.status, error=self.error, extra=self.extra)
+
     def _finish(self) -> int:
         assert self.info is not None
         signum = self.stop.first
@@ -540,9 +548,7 @@ class Bench:
         self.say(_report.summary(self.info, self.passes, partial=self.status != "ok"))
         self.say(*_report.pictures(self.a, self.info, self.passes, self.extra.get("sweep", [])))
         if self.a.json:
-            doc = _report.report(
-                self.info, self.passes, status=self.status, error=self.error, extra=self.extra
-            )
+            doc = self.report()
             try:
                 _report.write_json(self.a.json, doc)
             except BrokenPipeError:  # --json - | head: main() ends quietly
