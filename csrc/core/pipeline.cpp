@@ -164,7 +164,12 @@ class RunBook {
   // `arrival`: when the job was due (open loop), else {} (now).
   void submitted(std::size_t k, Clock::time_point arrival = {}) {
     const auto now = Clock::now();
-    JobRecord r{st.submitted++, static_cast<std::uint32_t>(k), JobOutcome::kCancelled, ns(now), ns(now), -1,
+    JobRecord r{st.submitted++,
+                static_cast<std::uint32_t>(k),
+                JobOutcome::kCancelled,
+                ns(now),
+                ns(now),
+                -1,
                 ns(arrival == Clock::time_point{} ? now : arrival)};
     if (arrival != Clock::time_point{}) {
       const std::int64_t late = r.t_submit - r.t_arrival;
@@ -228,129 +233,187 @@ void Pipeline::stage(std::size_t k, const std::vector<Buffer>& frame) {
     std::memcpy(inputs[i].data, frame[i].data, std::min(frame[i].nbytes, inputs[i].nbytes));
 }
 
-RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
-  JobWindow& w = *window_;
-  const Owner me = w.new_owner();
-  w.begin_exclusive(me);
-  struct Exclusive {
-    JobWindow& w;
-    ~Exclusive() { w.end_exclusive(); }
-  } exclusive{w};
-  const auto t0 = Clock::now();
-  RunBook book(opt, slots_.size(), t0);
-  RunStats& st = book.st;
-  const Clock::time_point time_end = saturating_add(t0, opt.time_limit_s), far = Clock::time_point::max();
-  st.completion_order = opt.completion_order && w.reports_completions() && !opt.sync;
-  const auto pick = st.completion_order ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
-  Clock::time_point drain_by = far;  // after a cancel: when the jobs in flight are given up
-  Arrivals due(opt.rate_fps, opt.poisson, opt.seed, t0);  // open loop only
-  auto more_wanted = [&](Clock::time_point now) {
-    const bool has_count = opt.iterations > 0, has_time = opt.time_limit_s > 0;
-    if (!has_count && !has_time) return true;  // cancel() ends the run
-    const std::uint64_t started = due.on() ? due.count() : st.submitted;  // open loop: arrivals
-    return (has_count && started < opt.iterations) || (has_time && now < time_end);
-  };
-  // Open loop: when to look again for the next arrival while jobs are in flight (far: never). An
-  // arrival that must queue for a slot is waited for by collecting; with drop_late it is dropped
-  // at its time.
-  bool runtime_busy = false;  // the last submission was answered "busy": wait for a job to finish
-  auto wake_for_arrival = [&] {
-    if (!due.on() || book.stopped || !more_wanted(Clock::now())) return far;
-    if (opt.drop_late) return due.next();
-    const std::size_t depth = opt.max_in_flight > 0 ? std::min(opt.max_in_flight, slots_.size()) : slots_.size();
-    return book.in_flight < depth && !runtime_busy ? due.next() : far;
-  };
-  auto collected = [&](const Collected& c) {
-    book.collected(c);
-    w.release(c.slot);
-    if (measured) {  // relaxed stores of plain counters: all the live progress costs the loop
-      progress_submitted_.store(st.submitted, std::memory_order_relaxed);
-      progress_completed_.store(st.completed, std::memory_order_relaxed);
-    }
-  };
-  auto cancels = [this] { return cancel_requests_.load(std::memory_order_relaxed); };
+// One run's driver of the job window: prime, refill (on arrival times in an open loop), collect,
+// drain, give up. Nested in Pipeline for its slots, cancel count and progress counters.
+class Pipeline::RunLoop {
+  // Declared first: the constructor's initialisers below use them, and book uses t0_.
+  Pipeline& p_;
+  JobWindow& w_;
+  const Owner me_;
+  const RunOptions& opt_;
+  const bool measured_;
+  const Clock::time_point t0_;
 
-  for (;;) {
+ public:
+  RunLoop(Pipeline& p, const RunOptions& opt, bool measured)
+      : p_(p),
+        w_(*p.window_),
+        me_(w_.new_owner()),
+        opt_(opt),
+        measured_(measured),
+        t0_(Clock::now()),
+        book(opt, p.slots_.size(), t0_),
+        time_end_(saturating_add(t0_, opt.time_limit_s)),
+        due_(opt.rate_fps, opt.poisson, opt.seed, t0_) {
+    w_.begin_exclusive(me_);
+    book.st.completion_order = opt.completion_order && w_.reports_completions() && !opt.sync;
+    pick_ = book.st.completion_order ? JobWindow::Pick::kFirstDone : JobWindow::Pick::kOldest;
+  }
+  ~RunLoop() { w_.end_exclusive(); }
+  RunLoop(const RunLoop&) = delete;
+  RunLoop& operator=(const RunLoop&) = delete;
+
+  RunBook book;
+
+  void check_cancel() {
     if (!book.stopped && cancels() > 0) {
       book.stop_with(StopReason::kCancelled, "cancelled");
-      drain_by = Clock::now() + kCancelGrace;
+      drain_by_ = Clock::now() + kCancelGrace;
     }
-    // Prime / refill: submit into every free slot while there is work.
+  }
+
+  // Prime / refill: submit into every free slot while there is work (and, open loop, it is due).
+  void refill() {
     while (!book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
-      if (due.on() && Clock::now() < due.next()) break;  // not due yet
-      if (opt.max_in_flight > 0 && book.in_flight >= opt.max_in_flight) break;
-      const std::size_t k = w.acquire(me, Clock::time_point{});
+      if (due_.on() && Clock::now() < due_.next()) return;  // not due yet
+      if (opt_.max_in_flight > 0 && book.in_flight >= opt_.max_in_flight) return;
+      const std::size_t k = w_.acquire(me_, Clock::time_point{});
       if (k == kNone && book.in_flight == 0)
         throw std::runtime_error("no usable slot: every slot holds a job that never finished");
-      if (k == kNone && due.on() && opt.drop_late) {  // it arrived to a full pipeline
-        due.pop();
-        ++st.dropped;
+      if (k == kNone && due_.on() && opt_.drop_late) {  // it arrived to a full pipeline
+        drop();
         continue;
       }
-      if (k == kNone) break;
-      // Busy with jobs of ours in flight: collect one first. With none: back off, up to the timeout.
-      if (!opt.frames.empty()) stage(k, opt.frames[st.submitted % opt.frames.size()]);
-      const auto busy_until = book.in_flight > 0 ? Clock::time_point{} : saturating_add(Clock::now(), opt.wait_timeout);
-      const Collected sync_job = opt.sync ? w.run_now(k, st.submitted) : Collected{};
-      const Outcome o = opt.sync ? Outcome{} : w.submit(k, st.submitted, busy_until, &st.busy_retries);
-      if (!o.ok()) {
-        w.give_back(k);
-        runtime_busy = o.reason == StopReason::kBusyTimeout;
-        if (runtime_busy && book.in_flight > 0 && due.on() && opt.drop_late) {  // the runtime is full too
-          due.pop();
-          ++st.dropped;
-          continue;
-        }
-        if (runtime_busy && book.in_flight > 0) break;
-        book.stop_with(o.reason, o.reason == StopReason::kBusyTimeout
-                                     ? "the runtime stayed busy for more than " + ms_text(opt.wait_timeout) +
-                                           " with none of our jobs in flight"
-                                     : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
-        break;
-      }
-      book.submitted(k, due.on() ? due.next() : Clock::time_point{});
-      if (due.on()) due.pop();
-      if (opt.sync) collected(sync_job);
+      if (k == kNone || !submit(k)) return;
     }
-    if (book.in_flight == 0 && due.on() && !book.stopped && cancels() == 0 && more_wanted(Clock::now())) {
-      std::this_thread::sleep_until(std::min(due.next(), Clock::now() + kWaitSlice));  // idle until it is due
-      continue;
-    }
-    if (book.in_flight == 0) break;
-    // Steady state / drain: the first job to finish (or the oldest). The oldest must finish within
-    // the wait timeout of its start, however busy the others keep us.
-    const auto deadline = std::min(drain_by, saturating_add(w.oldest(me).t_started, opt.wait_timeout));
+  }
+
+  // Open loop with nothing in flight: sleeps (a slice at most) until the next arrival is due.
+  bool idle_until_due() {
+    if (book.in_flight > 0 || !due_.on() || book.stopped || cancels() > 0 || !more_wanted(Clock::now())) return false;
+    std::this_thread::sleep_until(std::min(due_.next(), Clock::now() + kWaitSlice));
+    return true;
+  }
+
+  // Steady state / drain: the first job to finish (or the oldest), which must finish within the
+  // wait timeout of its start however busy the others keep us. False: the run is over.
+  bool collect_next() {
+    const auto deadline = std::min(drain_by_, saturating_add(w_.oldest(me_).t_started, opt_.wait_timeout));
     const unsigned seen = cancels();
     const auto wake = wake_for_arrival();
-    const Collected c = w.collect(me, pick, std::min(deadline, wake), [&] { return cancels() > seen; });
+    const Collected c = w_.collect(me_, pick_, std::min(deadline, wake), [&] { return cancels() > seen; });
     if (c.done) {
       collected(c);
-      runtime_busy = false;
-      continue;
+      runtime_busy_ = false;
+      return true;
     }
-    if (wake < deadline && c.outcome.reason == StopReason::kWaitTimeout) continue;  // the next arrival is due
-    if (c.outcome.reason == StopReason::kCancelled && drain_by == far) continue;  // a first cancel: drain
-    // Nothing in time (or a second cancel): the late job failed, or was cancelled; what else is in
-    // flight gets one look, and whatever is not done yet is cancelled, its slot abandoned (never
-    // freed or reused while the runtime may still use it).
-    const bool cancelled = c.outcome.reason == StopReason::kCancelled || drain_by != far;
+    if (wake < deadline && c.outcome.reason == StopReason::kWaitTimeout) return true;  // an arrival is due
+    if (c.outcome.reason == StopReason::kCancelled && drain_by_ == kFar) return true;  // a first cancel: drain
+    give_up(c);
+    return false;
+  }
+
+ private:
+  static constexpr Clock::time_point kFar = Clock::time_point::max();
+
+  unsigned cancels() const { return p_.cancel_requests_.load(std::memory_order_relaxed); }
+
+  bool more_wanted(Clock::time_point now) const {
+    const bool has_count = opt_.iterations > 0, has_time = opt_.time_limit_s > 0;
+    if (!has_count && !has_time) return true;                                    // cancel() ends the run
+    const std::uint64_t started = due_.on() ? due_.count() : book.st.submitted;  // open loop: arrivals
+    return (has_count && started < opt_.iterations) || (has_time && now < time_end_);
+  }
+
+  // Open loop: when to look again for the next arrival while jobs are in flight (kFar: never). An
+  // arrival that must queue for a slot is waited for by collecting; with drop_late it is dropped.
+  Clock::time_point wake_for_arrival() const {
+    if (!due_.on() || book.stopped || !more_wanted(Clock::now())) return kFar;
+    if (opt_.drop_late) return due_.next();
+    const std::size_t slots = p_.slots_.size();
+    const std::size_t depth = opt_.max_in_flight > 0 ? std::min(opt_.max_in_flight, slots) : slots;
+    return book.in_flight < depth && !runtime_busy_ ? due_.next() : kFar;
+  }
+
+  void drop() {
+    due_.pop();
+    ++book.st.dropped;
+  }
+
+  // Stages and starts slot k's job. False: stop refilling (the runtime is busy, or the run stops).
+  bool submit(std::size_t k) {
+    RunStats& st = book.st;
+    if (!opt_.frames.empty()) p_.stage(k, opt_.frames[st.submitted % opt_.frames.size()]);
+    // Busy with jobs of ours in flight: collect one first. With none: back off, up to the timeout.
+    const auto busy_until = book.in_flight > 0 ? Clock::time_point{} : saturating_add(Clock::now(), opt_.wait_timeout);
+    const Collected sync_job = opt_.sync ? w_.run_now(k, st.submitted) : Collected{};
+    const Outcome o = opt_.sync ? Outcome{} : w_.submit(k, st.submitted, busy_until, &st.busy_retries);
+    if (!o.ok()) {
+      w_.give_back(k);
+      runtime_busy_ = o.reason == StopReason::kBusyTimeout;
+      if (runtime_busy_ && book.in_flight > 0 && due_.on() && opt_.drop_late) {  // the runtime is full too
+        drop();
+        return true;
+      }
+      if (runtime_busy_ && book.in_flight > 0) return false;
+      book.stop_with(o.reason, o.reason == StopReason::kBusyTimeout
+                                   ? "the runtime stayed busy for more than " + ms_text(opt_.wait_timeout) +
+                                         " with none of our jobs in flight"
+                                   : "submission " + std::to_string(st.submitted) + " was refused: " + o.message);
+      return false;
+    }
+    book.submitted(k, due_.on() ? due_.next() : Clock::time_point{});
+    if (due_.on()) due_.pop();
+    if (opt_.sync) collected(sync_job);
+    return true;
+  }
+
+  void collected(const Collected& c) {
+    book.collected(c);
+    w_.release(c.slot);
+    if (measured_) {  // relaxed stores of plain counters: all the live progress costs the loop
+      p_.progress_submitted_.store(book.st.submitted, std::memory_order_relaxed);
+      p_.progress_completed_.store(book.st.completed, std::memory_order_relaxed);
+    }
+  }
+
+  // Nothing in time (or a second cancel): the late job failed, or was cancelled; what else is in
+  // flight gets one look, and whatever is not done yet is cancelled, its slot abandoned (never
+  // freed or reused while the runtime may still use it).
+  void give_up(const Collected& c) {
+    const bool cancelled = c.outcome.reason == StopReason::kCancelled || drain_by_ != kFar;
     if (!cancelled) {
       book.stop_with(StopReason::kWaitTimeout, "job " + std::to_string(book.seq_on(c.slot)) +
-                                                   " did not finish within " + ms_text(opt.wait_timeout));
+                                                   " did not finish within " + ms_text(opt_.wait_timeout));
     }
-    for (std::size_t k = 0; k < slots_.size(); ++k) {
+    for (std::size_t k = 0; k < p_.slots_.size(); ++k) {
       if (!book.holds(k)) continue;
-      const Collected d = w.poll(k);
+      const Collected d = w_.poll(k);
       if (d.done) {
         collected(d);
         continue;
       }
-      w.abandon(k);
+      w_.abandon(k);
       book.gave_up(k, !cancelled && k == c.slot);
     }
-    break;
   }
-  return std::move(st);
+
+  const Clock::time_point time_end_;
+  Arrivals due_;  // open loop only
+  JobWindow::Pick pick_ = JobWindow::Pick::kOldest;
+  Clock::time_point drain_by_ = kFar;  // after a cancel: when the jobs in flight are given up
+  bool runtime_busy_ = false;          // the last submission was answered "busy": wait for a job to finish
+};
+
+RunStats Pipeline::run_loop(const RunOptions& opt, bool measured) {
+  RunLoop loop(*this, opt, measured);
+  for (;;) {
+    loop.check_cancel();
+    loop.refill();
+    if (loop.idle_until_due()) continue;
+    if (loop.book.in_flight == 0 || !loop.collect_next()) break;
+  }
+  return std::move(loop.book.st);
 }
 
 }  // namespace vart_async::core

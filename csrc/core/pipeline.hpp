@@ -55,7 +55,7 @@ struct RunOptions {
   double rate_fps = 0;
   bool poisson = false;
   std::uint64_t seed = 0;
-  bool drop_late = false;  // an arrival that finds no free slot is dropped (counted), not queued
+  bool drop_late = false;         // an arrival that finds no free slot is dropped (counted), not queued
   std::size_t max_in_flight = 0;  // at most this many jobs in flight (0: every slot)
 };
 
@@ -149,6 +149,7 @@ class Pipeline {
   static void orphan(std::unique_ptr<Pipeline> pipeline) noexcept;
 
  private:
+  class RunLoop;  // pipeline.cpp
   RunStats run_loop(const RunOptions& options, bool measured);
   void stage(std::size_t k, const std::vector<Buffer>& frame);  // copies a frame into slot k's inputs
 
