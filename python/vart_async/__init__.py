@@ -65,8 +65,12 @@ def open(
 
     engine: "auto" (by the model: .json/.rai/cache dir -> vart, .onnx/.xml -> openvino), "vart"
     or "openvino". Options go to the engine (vart: input_tensor_type, output_tensor_type,
-    log_level, ...; openvino: device, hint, streams, threads, precision, ...). spin_us: see
-    Session. Use as a context manager.
+    completion="callback"|"poll", log_level, ...; openvino: device, hint, streams, threads,
+    precision, ...). spin_us: see Session. Use as a context manager.
+
+    vart completion: "callback" (default) learns that a job finished from the execute_async
+    callback overload and collects jobs in completion order; "poll" waits for the oldest job with
+    Runner::wait (FIFO, as vart_infer_async). `Session.info["properties"]` says which is in use.
     """
     return Session(model, engine, jobs, spin_us=spin_us, **options)
 

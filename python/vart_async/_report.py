@@ -24,7 +24,8 @@ LATENCY_DEFINITION = (
 
 
 def latency_definition(passes: Mapping[str, RunResult]) -> str:
-    """How latency was measured: FIFO waits, or (replay on OpenVINO) jobs collected as they finished."""
+    """How latency was measured: FIFO waits, or (replay with completion reports: OpenVINO, VART with
+    completion="callback") jobs collected as they finished."""
     if not any(r.collected == "completion" for r in passes.values()):
         return LATENCY_DEFINITION
     return (

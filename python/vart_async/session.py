@@ -201,7 +201,8 @@ class Session:
         fail or time out raise a RunError carrying the partial result; Ctrl-C drains what is in
         flight and raises Interrupted (a KeyboardInterrupt) carrying it.
 
-        Jobs are collected as they finish when the engine reports completions (OpenVINO), which
+        Jobs are collected as they finish when the engine reports completions (OpenVINO; VART with
+        completion="callback", the default), which
         keeps every slot busy when one job is slow; `in_order=True` always waits for the oldest job
         first (FIFO, as vart_infer_async does). `result.collected` says which happened.
 

@@ -1,8 +1,12 @@
 #include "engines/vart/vart_engine.hpp"
 
+#include <algorithm>
 #include <any>
 #include <cctype>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -90,6 +94,16 @@ std::any option_value(const std::string& key, const std::string& value) {
   return value;
 }
 
+// What the execute_async callback of a slot's job writes. Shared with the callback (which the runtime
+// may keep and drop on its own thread after the slot, or the engine, is gone).
+struct CallbackState {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool done = true;
+  vart::StatusCode status = vart::StatusCode::SUCCESS;
+  std::function<void()> report;  // the job window's completion report (set once, before any job)
+};
+
 // One slot: per tensor one runner-allocated parent buffer holding every batch row, and per-row
 // sub-tensor views of it, so Python gets one contiguous array per tensor.
 class VartSlot final : public core::Slot {
@@ -98,6 +112,7 @@ class VartSlot final : public core::Slot {
   std::vector<std::vector<vart::NpuTensor>> in_rows;   // [batch][tensor]
   std::vector<std::vector<vart::NpuTensor>> out_rows;  // [batch][tensor]
   vart::JobHandle job;
+  std::shared_ptr<CallbackState> callback;  // completion="callback" once the window asked for reports
 
   void add(bool input, core::Buffer b) { (input ? inputs_ : outputs_).push_back(b); }
 };
@@ -108,6 +123,10 @@ class VartEngine final : public core::Engine {
     std::unordered_map<std::string, std::any> runner_options;
     vart::TensorType in_type = vart::TensorType::HW, out_type = vart::TensorType::HW;
     for (const auto& [key, value] : options) {
+      if (key == "completion") {  // ours, not the runtime's
+        callbacks_ = parse_completion(value);
+        continue;
+      }
       if (key == "input_tensor_type") in_type = parse_tensor_type("input_tensor_type", value);
       if (key == "output_tensor_type") out_type = parse_tensor_type("output_tensor_type", value);
       runner_options[key] = option_value(key, value);
@@ -136,7 +155,8 @@ class VartEngine final : public core::Engine {
     info_.model_name = property_string("model_name", model);
     info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
-                        {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"}};
+                        {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"},
+                        {"completion", callbacks_ ? "callback" : "poll"}};
     for (const auto* infos : {&in_infos_, &out_infos_}) {
       for (const auto& i : *infos) check_batched_shape(i, in_batch_);
     }
@@ -155,9 +175,27 @@ class VartEngine final : public core::Engine {
     return slot;
   }
 
+  // completion="callback": jobs go through the execute_async callback overload, whose callback
+  // reports the job to the job window and records its status. wait() then reads that record and
+  // never asks the runtime (the emulator, as documented, forgets a callback job once its callback
+  // returned; see docs/board.md for what the board must confirm).
+  bool notify_when_done(core::Slot& s, std::function<void()> done) noexcept override {
+    if (!callbacks_) return false;
+    auto& slot = static_cast<VartSlot&>(s);
+    try {
+      auto state = std::make_shared<CallbackState>();
+      state->report = std::move(done);
+      slot.callback = std::move(state);
+      return true;
+    } catch (...) {
+      slot.callback = nullptr;  // this slot polls; the window then collects oldest first
+      return false;
+    }
+  }
+
   Status submit(core::Slot& s) noexcept override {
     auto& slot = static_cast<VartSlot&>(s);
-    const vart::JobHandle h = runner_->execute_async(slot.in_rows, slot.out_rows);
+    const vart::JobHandle h = slot.callback ? submit_with_callback(slot) : runner_->execute_async(slot.in_rows, slot.out_rows);
     if (h.status == vart::StatusCode::SUCCESS) {
       slot.job = h;
       return Status::ok();
@@ -168,6 +206,7 @@ class VartEngine final : public core::Engine {
 
   Status wait(core::Slot& s, std::chrono::microseconds timeout) noexcept override {
     auto& slot = static_cast<VartSlot&>(s);
+    if (slot.callback) return wait_for_callback(*slot.callback, timeout);
     // VART waits in whole milliseconds: round up so a short wait is never turned into a poll.
     const std::chrono::milliseconds ms{(timeout.count() + 999) / 1000};
     const vart::StatusCode st = runner_->wait(slot.job, ms);
@@ -185,6 +224,43 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  static bool parse_completion(const std::string& value) {
+    if (value == "callback") return true;
+    if (value == "poll") return false;
+    throw std::invalid_argument("completion must be 'poll' or 'callback' (got '" + value + "')");
+  }
+
+  vart::JobHandle submit_with_callback(VartSlot& slot) noexcept {
+    const std::shared_ptr<CallbackState>& state = slot.callback;
+    {
+      const std::lock_guard<std::mutex> lock(state->mutex);
+      state->done = false;
+    }
+    // Runs on a runtime worker thread, which on AMD's runtime holds its job-table lock meanwhile:
+    // only report and record here -- never wait() or execute_async() (they would deadlock there).
+    // Reported first, so that wait() gives kOk only once the window has the report (the contract of
+    // notify_when_done).
+    return runner_->execute_async(slot.in_rows, slot.out_rows, [state](const vart::JobHandle& h) {
+      state->report();
+      {
+        const std::lock_guard<std::mutex> lock(state->mutex);
+        state->status = h.status;
+        state->done = true;
+      }
+      state->changed.notify_all();
+    });
+  }
+
+  static Status wait_for_callback(CallbackState& state, std::chrono::microseconds timeout) noexcept {
+    // Bounded so that no deadline arithmetic overflows; the window waits in slices anyway.
+    const std::chrono::microseconds limit = std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1));
+    std::unique_lock<std::mutex> lock(state.mutex);
+    if (!state.done && limit.count() > 0) state.changed.wait_for(lock, limit, [&state] { return state.done; });
+    if (!state.done) return Status::pending();
+    if (state.status == vart::StatusCode::SUCCESS) return Status::ok();
+    return Status::failed("the execute_async callback reported " + status_name(state.status));
+  }
+
   std::string property_string(const std::string& key, const std::string& fallback) const {
     try {
       return std::any_cast<std::string>(runner_->get_property(key));
@@ -244,6 +320,7 @@ class VartEngine final : public core::Engine {
   std::shared_ptr<vart::Runner> runner_;
   std::vector<vart::NpuTensorInfo> in_infos_, out_infos_;
   std::size_t in_batch_ = 0, out_batch_ = 0;
+  bool callbacks_ = false;  // completion="callback"
   core::EngineInfo info_;
 };
 
