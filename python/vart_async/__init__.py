@@ -23,6 +23,7 @@ from vart_async._errors import (
     VartAsyncError,
     WaitTimeoutError,
 )
+from vart_async._quant import QuantParams, TensorView
 from vart_async._registry import names as _engine_names
 from vart_async.results import RunResult
 from vart_async.session import DEFAULT_SPIN_US, Session, SlotView, TensorSpec
@@ -39,12 +40,14 @@ __all__ = [
     "JobFailedError",
     "ModelNotFoundError",
     "PipelineClosedError",
+    "QuantParams",
     "QueuedJob",
     "RunError",
     "RunResult",
     "Session",
     "SlotView",
     "TensorSpec",
+    "TensorView",
     "VartAsyncError",
     "WaitTimeoutError",
     "__version__",

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _core, _engines, _staging
+from vart_async import _core, _engines, _quant, _staging
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -47,6 +47,25 @@ class TensorSpec:
     shape: tuple[int, ...]
     layout: str
     nbytes: int
+    #: The runtime's quantization parameters for it (VART get_quant_parameters), or None.
+    quant: _quant.QuantParams | None = None
+    #: The runtime's HW and CPU views of it (VART), when it has them (see Session.quantize).
+    hw: _quant.TensorView | None = None
+    cpu: _quant.TensorView | None = None
+
+    @classmethod
+    def from_native(cls, t: dict[str, Any]) -> TensorSpec:
+        views = t.get("views", {})
+        return cls(
+            t["name"],
+            t["dtype"],
+            tuple(t["shape"]),
+            t["layout"],
+            t["nbytes"],
+            _quant.quant_of(t.get("quant")),
+            _quant.view_of(views.get("HW")),
+            _quant.view_of(views.get("CPU")),
+        )
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
@@ -123,8 +142,8 @@ class Session:
         self.runtime: str = str(info["runtime"])
         self.model_name: str = str(info["model_name"])
         self.batch_size: int = int(info["batch_size"])
-        self.inputs = tuple(TensorSpec(**t) for t in info["inputs"])
-        self.outputs = tuple(TensorSpec(**t) for t in info["outputs"])
+        self.inputs = tuple(TensorSpec.from_native(t) for t in info["inputs"])
+        self.outputs = tuple(TensorSpec.from_native(t) for t in info["outputs"])
         self.slots = tuple(
             SlotView(k, tuple(self._pipe.inputs(k)), tuple(self._pipe.outputs(k))) for k in range(jobs)
         )
@@ -179,6 +198,37 @@ class Session:
         if self._pipe.closed:
             raise PipelineClosedError("the session is closed")
         return self._pipe
+
+    # -- quantization -----------------------------------------------------------------------------
+    def quantize(self, tensor: str | int, array: Any) -> npt.NDArray[Any]:
+        """A float array in tensor's CPU view (its shape and layout, e.g. NCHW) as a new array in its
+        HW view (e.g. int8 NHWC): how to fill HW-typed slot arrays from float frames.
+
+        `tensor`: a name (inputs, then outputs) or an input's index. Quantizes with the tensor's
+        `quant` (round(x / scale) + zero_point by its rounding mode, saturating at the type's
+        limits, NaN -> zero point), or converts to bfloat16 / float16; the layout is reordered
+        (permutations such as NCHW <-> NHWC). Element passes run in C++. ValueError for a wrong
+        shape, a tensor without quantization parameters, or a layout it cannot reorder.
+        """
+        return _quant.quantize(self._tensor(tensor, self.inputs), array)
+
+    def dequantize(self, tensor: str | int, array: Any) -> npt.NDArray[Any]:
+        """An array in tensor's HW view (its dtype and shape) as a new float32 array in its CPU view:
+        (q - zero_point) * scale, reordered back. `tensor`: a name or an output's index."""
+        return _quant.dequantize(self._tensor(tensor, self.outputs), array)
+
+    def _tensor(self, tensor: str | int, by_index: tuple[TensorSpec, ...]) -> TensorSpec:
+        if isinstance(tensor, str):
+            for spec in (*self.inputs, *self.outputs):
+                if spec.name == tensor:
+                    return spec
+            names = ", ".join(repr(t.name) for t in (*self.inputs, *self.outputs))
+            raise ValueError(f"the model has no tensor {tensor!r} (it has {names})")
+        if isinstance(tensor, bool) or not isinstance(tensor, int) or not 0 <= tensor < len(by_index):
+            raise ValueError(
+                f"tensor must be a name or an index from 0 to {len(by_index) - 1} (got {tensor!r})"
+            )
+        return by_index[tensor]
 
     # -- running ----------------------------------------------------------------------------------
     def run(

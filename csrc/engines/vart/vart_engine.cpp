@@ -160,8 +160,12 @@ class VartEngine final : public core::Engine {
     for (const auto* infos : {&in_infos_, &out_infos_}) {
       for (const auto& i : *infos) check_batched_shape(i, in_batch_);
     }
-    for (const auto& i : in_infos_) info_.inputs.push_back(spec(i, in_batch_));
-    for (const auto& o : out_infos_) info_.outputs.push_back(spec(o, out_batch_));
+    for (const auto& i : in_infos_) {
+      info_.inputs.push_back(with_views(spec(i, in_batch_), vart::TensorDirection::INPUT, in_batch_));
+    }
+    for (const auto& o : out_infos_) {
+      info_.outputs.push_back(with_views(spec(o, out_batch_), vart::TensorDirection::OUTPUT, out_batch_));
+    }
   }
 
   const core::EngineInfo& info() const noexcept override { return info_; }
@@ -195,7 +199,8 @@ class VartEngine final : public core::Engine {
 
   Status submit(core::Slot& s) noexcept override {
     auto& slot = static_cast<VartSlot&>(s);
-    const vart::JobHandle h = slot.callback ? submit_with_callback(slot) : runner_->execute_async(slot.in_rows, slot.out_rows);
+    const vart::JobHandle h =
+        slot.callback ? submit_with_callback(slot) : runner_->execute_async(slot.in_rows, slot.out_rows);
     if (h.status == vart::StatusCode::SUCCESS) {
       slot.job = h;
       return Status::ok();
@@ -279,6 +284,35 @@ class VartEngine final : public core::Engine {
                                " times the batch size " + std::to_string(batch) + " is " + std::to_string(lead) +
                                ", more than a VART tensor dimension holds (2^32-1)");
     }
+  }
+
+  // The tensor's quantization parameters (get_quant_parameters) and both of its views, when the
+  // runtime has them: what Session.quantize/dequantize convert between.
+  core::TensorSpec with_views(core::TensorSpec t, vart::TensorDirection direction, std::size_t batch) const {
+    try {
+      const vart::QuantParameters& q = runner_->get_quant_parameters(t.name);
+      core::Quant quant;
+      quant.scale = q.scale;
+      quant.zero_point = q.zero_point;
+      quant.rounding = q.rounding_mode == vart::RoundingMode::ROUND_TO_NEAREST_EVEN ? core::Rounding::kNearestEven
+                       : q.rounding_mode == vart::RoundingMode::ROUND_TOWARD_ZERO  ? core::Rounding::kTowardZero
+                                                                                   : core::Rounding::kUnknown;
+      t.quant = quant;
+    } catch (const std::exception&) {
+      // no quantization parameters for this tensor
+    }
+    for (const vart::TensorType type : {vart::TensorType::HW, vart::TensorType::CPU}) {
+      try {
+        for (const auto& i : runner_->get_tensors_info(direction, type)) {
+          if (i.name != t.name) continue;
+          const core::TensorSpec v = spec(i, batch);
+          (type == vart::TensorType::HW ? t.hw : t.cpu) = core::TensorView{v.dtype, v.shape, v.layout};
+        }
+      } catch (const std::exception&) {
+        // a view the runtime does not list, or in a data type we do not handle: not offered
+      }
+    }
+    return t;
   }
 
   static core::TensorSpec spec(const vart::NpuTensorInfo& i, std::size_t batch) {
