@@ -7,8 +7,10 @@ vart_infer_async). Both must account for every job, fail, time out and cancel al
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,12 +150,16 @@ def test_close_with_stalled_callback_jobs_in_flight_is_bounded(descriptor):
 
 
 def test_cli_completion_flag(capsys, tiny):
-    code, out, err = run(capsys, tiny, "-d", "--completion", "callback", "-n", "20")
+    code, out, err = run(capsys, tiny, "-d", "--completion", "callback", "-n", "20", "--json", "r.json")
     assert code == 0, err
     assert "collected as each job finished" in out
+    settings = "input_tensor_type=HW, output_tensor_type=HW, completion=callback"
+    assert f"Runtime settings   : {settings}" in out  # the summary says which completion ran
+    assert json.loads(Path("r.json").read_text())["properties"]["completion"] == "callback"
     code, out, err = run(capsys, tiny, "-d", "--completion", "poll", "-n", "20")
     assert code == 0, err
     assert "collected as each job finished" not in out
+    assert "completion=poll" in out
     code, _, err = run(capsys, tiny, "-d", "--completion", "sometimes")
     assert code != 0
     assert "--completion: invalid choice: 'sometimes' (choose from 'poll', 'callback')" in err

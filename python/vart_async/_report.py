@@ -92,6 +92,7 @@ class RunInfo:
     iterations: int | None
     time_limit_s: float | None
     input: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)  # the engine's runtime settings
 
     @classmethod
     def of(
@@ -114,6 +115,7 @@ class RunInfo:
             iterations,
             time_limit_s,
             source,
+            {str(k): str(v) for k, v in session.info.get("properties", {}).items()},
         )
 
 
@@ -181,6 +183,11 @@ def speedup(passes: Mapping[str, RunResult]) -> float | None:
     return a.fps / s.fps
 
 
+def settings_text(info: RunInfo) -> str:
+    """The engine's runtime settings (tensor types, completion, ...), as `key=value, ...`."""
+    return ", ".join(f"{k}={v}" for k, v in info.properties.items())
+
+
 def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = False) -> str:
     limits = [f"{info.iterations} job(s)"] if info.iterations is not None else []
     limits += [f"{info.time_limit_s:g} s"] if info.time_limit_s is not None else []
@@ -188,6 +195,7 @@ def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = F
     lines = [
         "---- Summary" + (" (partial)" if partial else "") + " ----",
         kv("Engine", engine_text(info)),
+        *([kv("Runtime settings", settings_text(info))] if info.properties else []),
         kv("Model", f"{info.model_name} ({info.model})"),
         kv("Jobs in flight", f"{info.jobs} (batch {info.batch_size}; run: {run})"),
         kv("Warm-up", f"{info.warmup} job(s) per pass, excluded from the statistics"),
@@ -275,6 +283,7 @@ def report(
         "iterations": info.iterations,
         "time_limit_s": info.time_limit_s,
         "input": info.input,
+        "properties": info.properties,
         "latency_definition": latency_definition(passes),
     }
     if "async" in passes:

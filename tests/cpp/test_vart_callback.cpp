@@ -65,6 +65,9 @@ TEST(VartCallback, TheEngineSaysWhichCompletionItUses) {
   EXPECT_EQ(property(engine(path, "poll"), "completion"), "poll");
   EXPECT_EQ(property(engines::create_vart_engine(path, {}), "completion"), "poll");
   EXPECT_THROW(engine(path, "interrupt"), std::invalid_argument);
+  EXPECT_EQ(property(engine(path), "compute_units"), "2");  // get_property, where the runtime has the key
+  EXPECT_EQ(property(engine(path), "execution_slots"), "4");
+  EXPECT_EQ(property(engine(path), "nb_ddrs"), "(none)");
 }
 
 TEST(VartCallback, InOrderJobsAllComplete) {

@@ -157,6 +157,17 @@ class VartEngine final : public core::Engine {
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
                         {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"},
                         {"completion", callbacks_ ? "callback" : "poll"}};
+    // What the runtime says about itself, for the keys it has (the emulator's and AMD's runtime's
+    // differ; get_property throws for the others): shown in the CLI summary.
+    for (const char* key : {"compute_units", "execution_slots", "nb_systems", "nb_cores_per_system",
+                            "batch_size_per_core", "nb_ddrs"}) {
+      try {
+        const std::string text = any_text(runner_->get_property(key));
+        if (!text.empty()) info_.properties.emplace_back(key, text);
+      } catch (const std::exception&) {
+        // not a key of this runtime
+      }
+    }
     for (const auto* infos : {&in_infos_, &out_infos_}) {
       for (const auto& i : *infos) check_batched_shape(i, in_batch_);
     }
@@ -229,6 +240,16 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  static std::string any_text(const std::any& v) {
+    if (const auto* s = std::any_cast<std::string>(&v)) return *s;
+    if (const auto* n = std::any_cast<std::size_t>(&v)) return std::to_string(*n);
+    if (const auto* n = std::any_cast<std::uint32_t>(&v)) return std::to_string(*n);
+    if (const auto* n = std::any_cast<std::uint8_t>(&v)) return std::to_string(unsigned{*n});
+    if (const auto* n = std::any_cast<int>(&v)) return std::to_string(*n);
+    if (const auto* b = std::any_cast<bool>(&v)) return *b ? "true" : "false";
+    return {};  // a type we do not show
+  }
+
   static bool parse_completion(const std::string& value) {
     if (value == "callback") return true;
     if (value == "poll") return false;
