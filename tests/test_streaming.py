@@ -287,3 +287,13 @@ def test_a_frame_with_fewer_rows_than_the_batch_is_zero_filled(descriptor):
             np.testing.assert_array_equal(w, x)
         with pytest.raises(ValueError, match="does not fit"):
             next(iter(s.stream([[np.zeros((3, 8), np.uint8), b]])))  # more rows than the batch
+
+
+def test_infer_runs_one_job_and_returns_its_outputs(descriptor):
+    with vart_async.open(descriptor(service_time_us=100), jobs=2) as s:
+        frames = _frames(s, 3)
+        for f in frames:
+            got = s.infer(f)
+            _assert_same(got, _expected(s, f))
+        with pytest.raises(ValueError, match="does not fit"):
+            s.infer([np.zeros((5, 8), np.uint8), np.zeros((2, 4), np.float32)])

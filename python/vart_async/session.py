@@ -350,6 +350,15 @@ class Session:
             raise error_for(reason, f"submission on slot {slot} was refused: {message}")
         return Job(pipe, slot, seq)
 
+    def infer(self, inputs: Any, *, timeout: float | None = DEFAULT_WAIT_TIMEOUT_S) -> list[npt.NDArray[Any]]:
+        """Runs one job on `inputs` and returns its outputs (the job's own copies) once it is done:
+        the synchronous convenience (OpenVINO's `infer`). Waits release the GIL; a job longer than
+        `timeout` seconds raises WaitTimeoutError. For many frames, stream() keeps the slots busy."""
+        job: QueuedJob = self.submit(inputs)
+        outputs = job.wait(timeout)
+        assert outputs is not None  # a job without a callback keeps its outputs
+        return outputs
+
     @property
     def callback_errors_dropped(self) -> int:
         """Callback errors raised while an earlier one was still pending (only counted)."""

@@ -129,6 +129,12 @@ class VartEngine final : public core::Engine {
       }
       if (key == "input_tensor_type") in_type = parse_tensor_type("input_tensor_type", value);
       if (key == "output_tensor_type") out_type = parse_tensor_type("output_tensor_type", value);
+      for (const char* prefix : {"input_tensor_type.", "output_tensor_type."}) {
+        const std::string p = prefix;
+        if (key.size() > p.size() && key.compare(0, p.size(), p) == 0) {
+          (p[0] == 'i' ? in_one_ : out_one_)[key.substr(p.size())] = parse_tensor_type(key, value);
+        }
+      }
       runner_options[key] = option_value(key, value);
     }
     runner_options.try_emplace("input_tensor_type", std::string(in_type == vart::TensorType::HW ? "HW" : "CPU"));
@@ -137,8 +143,8 @@ class VartEngine final : public core::Engine {
 
     runner_ = vart::RunnerFactory::create_runner(vart::RunnerType::VAIML, model, runner_options);
     if (!runner_) throw std::runtime_error("RunnerFactory::create_runner returned null for '" + model + "'");
-    in_infos_ = runner_->get_tensors_info(vart::TensorDirection::INPUT, in_type);
-    out_infos_ = runner_->get_tensors_info(vart::TensorDirection::OUTPUT, out_type);
+    in_infos_ = exchanged_views(vart::TensorDirection::INPUT, in_type, in_one_);
+    out_infos_ = exchanged_views(vart::TensorDirection::OUTPUT, out_type, out_one_);
     in_batch_ = runner_->get_batch_size(vart::TensorDirection::INPUT);
     out_batch_ = runner_->get_batch_size(vart::TensorDirection::OUTPUT);
     if (in_infos_.empty() || out_infos_.empty()) throw std::runtime_error("the model reports no input or no output tensors");
@@ -157,6 +163,12 @@ class VartEngine final : public core::Engine {
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
                         {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"},
                         {"completion", callbacks_ ? "callback" : "poll"}};
+    for (const auto* one : {&in_one_, &out_one_}) {
+      for (const auto& [name, type] : *one) {
+        info_.properties.emplace_back(std::string(one == &in_one_ ? "input" : "output") + "_tensor_type." + name,
+                                      type == vart::TensorType::HW ? "HW" : "CPU");
+      }
+    }
     // What the runtime says about itself, for the keys it has (the emulator's and AMD's runtime's
     // differ; get_property throws for the others): shown in the CLI summary.
     for (const char* key : {"compute_units", "execution_slots", "nb_systems", "nb_cores_per_system",
@@ -240,6 +252,21 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  // The view each tensor is exchanged in: the global tensor type, or its own
+  // (`input_tensor_type.<name>`), so that its slot buffer has that view's size. Model order is the
+  // CPU list's (it holds every tensor; the HW list lacks CPU-subgraph boundaries).
+  std::vector<vart::NpuTensorInfo> exchanged_views(vart::TensorDirection direction, vart::TensorType all,
+                                                   const std::map<std::string, vart::TensorType>& one) const {
+    if (one.empty()) return runner_->get_tensors_info(direction, all);
+    std::vector<vart::NpuTensorInfo> views;
+    for (const auto& cpu : runner_->get_tensors_info(direction, vart::TensorType::CPU)) {
+      const auto it = one.find(cpu.name);
+      const vart::TensorType type = it != one.end() ? it->second : all;
+      views.push_back(type == vart::TensorType::CPU ? cpu : runner_->get_tensor_info_by_name(cpu.name, type));
+    }
+    return views;
+  }
+
   static std::string any_text(const std::any& v) {
     if (const auto* s = std::any_cast<std::string>(&v)) return *s;
     if (const auto* n = std::any_cast<std::size_t>(&v)) return std::to_string(*n);
@@ -376,6 +403,7 @@ class VartEngine final : public core::Engine {
   std::vector<vart::NpuTensorInfo> in_infos_, out_infos_;
   std::size_t in_batch_ = 0, out_batch_ = 0;
   bool callbacks_ = false;  // completion="callback"
+  std::map<std::string, vart::TensorType> in_one_, out_one_;  // per-tensor tensor types
   core::EngineInfo info_;
 };
 
