@@ -23,6 +23,7 @@ from vart_async._errors import (
     VartAsyncError,
     WaitTimeoutError,
 )
+from vart_async._outputs import Outputs
 from vart_async._quant import QuantParams, TensorView
 from vart_async._registry import names as _engine_names
 from vart_async.results import RunResult
@@ -39,6 +40,7 @@ __all__ = [
     "Job",
     "JobFailedError",
     "ModelNotFoundError",
+    "Outputs",
     "PipelineClosedError",
     "QuantParams",
     "QueuedJob",

@@ -366,7 +366,7 @@ class Session:
 
     def _submitter(self) -> tuple[Any, Deliveries]:
         if self._board is None or self._sub is None:
-            board = Deliveries()
+            board = Deliveries(tuple(t.name for t in self.outputs))
             # Up to `jobs` frames may wait for a slot beyond those in flight: the completion thread
             # refills a slot the moment it frees, without waiting for the submitting thread.
             self._sub = _core.Submitter(self._native(), board, self._wait_timeout_ms, self.jobs)
