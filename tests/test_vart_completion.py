@@ -115,12 +115,12 @@ def test_a_failed_job_raises_with_its_status(descriptor):
 
 
 def test_a_stall_past_the_wait_timeout(descriptor):
-    model = descriptor(service_time_us=100, faults={"stall_jobs": [3], "stall_ms": 1500})
+    model = descriptor(service_time_us=100, faults={"stall_jobs": [3], "stall_ms": 3000})
     with vart_async.open(model, jobs=2, completion="callback") as s:
         t0 = time.monotonic()
         with pytest.raises(vart_async.WaitTimeoutError, match="did not finish within 200 ms") as info:
             s.run(iterations=20, wait_timeout=0.2)
-        assert time.monotonic() - t0 < 1.2
+        assert time.monotonic() - t0 < 2.0  # well before the stalled job ends
         _accounted(info.value.result)
         assert s.run(iterations=4, wait_timeout=5).completed == 4  # on the other slot
 
