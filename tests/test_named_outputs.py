@@ -1,5 +1,5 @@
-"""Outputs by position and by name (`out[0]`, `out["z"]`) from infer, job.wait, callbacks and
-infer_async (not from stream(), which yields plain lists; see the README)."""
+"""Outputs by position and by name (`out[0]`, `out["z"]`) from stream, infer, job.wait, callbacks
+and infer_async."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def test_every_path_returns_named_outputs(descriptor):
     with vart_async.open(descriptor(service_time_us=100), jobs=2) as s:
         frame = _frame(s)
         want = next(iter(s.stream([frame])))
+        _check(want, want)
+        _check(next(iter(s.stream([frame], copy=False))), want)
         _check(s.infer(frame), want)
         _check(s.submit(frame).wait(), want)
         seen = []

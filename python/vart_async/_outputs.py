@@ -37,3 +37,24 @@ class Outputs(list[Array]):
 
     def as_dict(self) -> dict[str, Array]:
         return dict(zip(self.names, self, strict=True))
+
+
+class NamedStream:
+    """A session's native stream, yielding each job's outputs as Outputs (by position and name).
+    Stepping, closing and dropping it are the native stream's (one caller at a time, jobs in
+    flight waited for)."""
+
+    def __init__(self, native: Iterator[list[Array]], names: tuple[str, ...]) -> None:
+        self._native = native
+        self._names = names
+
+    def __iter__(self) -> NamedStream:
+        return self
+
+    def __next__(self) -> Outputs:
+        return Outputs(next(self._native), self._names)
+
+    def close(self) -> None:
+        close = getattr(self._native, "close", None)
+        if close is not None:
+            close()

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _core, _engines, _quant, _staging
+from vart_async import _core, _engines, _outputs, _quant, _staging
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -450,7 +450,7 @@ class Session:
             [slot.outputs for slot in self.slots],
             error_for,
         )
-        return stream
+        return _outputs.NamedStream(stream, tuple(t.name for t in self.outputs))
 
     async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop.
