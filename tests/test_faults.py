@@ -10,12 +10,17 @@ import pytest
 import vart_async
 
 
-def test_failed_job_raises_with_partial_result(descriptor):
-    with vart_async.open(descriptor(service_time_us=100, faults={"fail_jobs": [4]}), jobs=2) as s:
+@pytest.mark.parametrize(
+    ("completion", "said"),
+    [("poll", "wait returned"), ("callback", "the execute_async callback reported")],
+)
+def test_failed_job_raises_with_partial_result(descriptor, completion, said):
+    model = descriptor(service_time_us=100, faults={"fail_jobs": [4]})
+    with vart_async.open(model, jobs=2, completion=completion) as s:
         with pytest.raises(vart_async.JobFailedError, match="RUNTIME_ERROR") as info:
             s.run(iterations=50)
         # One name for the job: the run's own ("job 3 failed"), not also VART's handle id.
-        assert re.search(r"job \d+ failed: wait returned RUNTIME_ERROR \(", str(info.value)), str(info.value)
+        assert re.search(rf"job \d+ failed: {said} RUNTIME_ERROR \(", str(info.value)), str(info.value)
         assert "job_id" not in str(info.value)
         r = info.value.result
         assert r.reason == "job_failed"
@@ -52,10 +57,10 @@ def test_busy_storm_is_retried(descriptor):
 
 def test_out_of_order_completion_is_collected_in_order(descriptor):
     model = descriptor(service_time_us=2000, faults={"out_of_order": True})
-    with vart_async.open(model, jobs=2) as s:
+    with vart_async.open(model, jobs=2, completion="poll") as s:
         r = s.run(iterations=10)
     assert r.completed == 10
-    assert r.collected == "submission"  # the VART engine waits for the oldest job (FIFO)
+    assert r.collected == "submission"  # polling waits for the oldest job (FIFO)
     assert (r.t_done[1:] >= r.t_done[:-1]).all()
 
 

@@ -99,3 +99,44 @@ def test_cli_runs_on_the_board(model: Path, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "EMULATED" not in out.stdout
     assert "Speed-up" in out.stdout
+
+
+def test_callback_completion_frees_the_runtime_without_wait(model: Path) -> None:
+    """Many more callback jobs than the runtime has execution slots: if the runtime kept a callback
+    job's slot until wait() (AMD's Gen 1 runtime keeps its record), this ends in busy_timeout."""
+    with vart_async.open(model, engine="vart", jobs=4, completion="callback") as s:
+        r = s.run(iterations=2000, wait_timeout=10)
+    assert r.completed == 2000
+    assert r.collected == "completion"
+
+
+def test_callback_completion_matches_polling(model: Path) -> None:
+    """Same frames, same outputs, both ways; and how much the callback buys on this model."""
+    with vart_async.open(model, engine="vart", jobs=2, completion="poll") as s:
+        frames = [_random_inputs(s, seed) for seed in range(8)]
+        want = [[o.copy() for o in out] for out in s.stream(frames)]
+        poll = s.run(iterations=300, warmup=4)
+    with vart_async.open(model, engine="vart", jobs=2, completion="callback") as s:
+        for got, w in zip(s.stream(frames), want, strict=True):
+            for g, x in zip(got, w, strict=True):
+                np.testing.assert_array_equal(g, x)
+        cb = s.run(iterations=300, warmup=4)
+    print(f"callback {cb.fps:.1f} FPS / poll {poll.fps:.1f} FPS = {cb.fps / poll.fps:.3f}")
+    assert cb.fps >= 0.9 * poll.fps
+
+
+def test_cpu_typed_tensors_match_our_quantize_and_dequantize(model: Path) -> None:
+    """The runtime's own CPU<->HW conversion against Session.quantize/dequantize (docs/board.md):
+    the same float frame through CPU-typed tensors and, quantized by us, through HW-typed ones."""
+    with vart_async.open(model, engine="vart", jobs=1) as hw:
+        spec = hw.inputs[0]
+        if len(hw.inputs) != 1 or len(hw.outputs) != 1:
+            pytest.skip("needs a model with one input and one output")
+        if spec.quant is None or spec.cpu is None or hw.outputs[0].quant is None:
+            pytest.skip("the model's input/output have no quantization parameters")
+        frame = np.random.default_rng(0).uniform(-1, 1, spec.cpu.shape).astype(np.float32)
+        ours = hw.dequantize(0, next(iter(hw.stream([hw.quantize(0, frame)])))[0])
+    types = {"input_tensor_type": "CPU", "output_tensor_type": "CPU"}
+    with vart_async.open(model, engine="vart", jobs=1, **types) as cpu:
+        theirs = next(iter(cpu.stream([frame])))[0]
+    np.testing.assert_allclose(theirs, ours, atol=hw.outputs[0].quant.scale)

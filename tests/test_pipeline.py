@@ -12,7 +12,7 @@ import vart_async
 
 
 def test_exact_count_depth_and_fifo(descriptor):
-    with vart_async.open(descriptor(service_time_us=300), jobs=3) as s:
+    with vart_async.open(descriptor(service_time_us=300), jobs=3, completion="poll") as s:  # FIFO
         r = s.run(iterations=25)
     assert (r.submitted, r.completed, r.failed, r.cancelled) == (25, 25, 0, 0)
     assert r.reason == "finished"
@@ -27,10 +27,12 @@ def test_exact_count_depth_and_fifo(descriptor):
 def test_any_number_of_slots(descriptor, jobs):
     with vart_async.open(descriptor(execution_slots=8, compute_units=2), jobs=jobs) as s:
         r = s.run(iterations=40)
-    assert r.completed == 40
-    assert r.max_in_flight == jobs
-    # Each slot is reused in turn: submission i goes to slot i % jobs.
-    assert list(r.slot) == [i % jobs for i in range(40)]
+        fifo = s.run(iterations=40, in_order=True)
+    assert r.completed == fifo.completed == 40
+    assert r.max_in_flight == fifo.max_in_flight == jobs
+    assert set(r.slot) == set(range(jobs))  # collected as they finish: every slot used
+    # Collected oldest first, each slot is reused in turn: submission i goes to slot i % jobs.
+    assert list(fifo.slot) == [i % jobs for i in range(40)]
 
 
 def test_more_slots_than_runtime_slots_retries_busy(descriptor):

@@ -195,7 +195,7 @@ def test_the_engines_own_defaults(monkeypatch, tmp_path):
     assert seen == {"num_requests": "7", "hint": "latency"}
     seen = _capturing(monkeypatch, "vart")
     _engines.create(emu, "auto", {"input_tensor_type": "cpu"}, jobs=2)
-    assert seen == {"input_tensor_type": "cpu", "output_tensor_type": "HW"}
+    assert seen == {"input_tensor_type": "cpu", "output_tensor_type": "HW", "completion": "callback"}
 
 
 # -- the default model ------------------------------------------------------------------------------

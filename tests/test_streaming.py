@@ -136,8 +136,11 @@ def test_closing_the_session_under_a_streaming_thread_is_refused(descriptor):
     assert s.closed
 
 
-def test_callbacks_run_in_order_on_one_completion_thread(descriptor):
-    with vart_async.open(descriptor(service_time_us=200), jobs=2) as s:
+@pytest.mark.parametrize("completion", ["poll", "callback"])
+def test_callbacks_run_in_order_on_one_completion_thread(descriptor, completion):
+    """In submission order when jobs are polled oldest first; with completion reports (the
+    execute_async callback) in completion order: every job once, each with its own outputs."""
+    with vart_async.open(descriptor(service_time_us=200), jobs=2, completion=completion) as s:
         frames = _frames(s, 12)
         want = [_expected(s, f) for f in frames]
         seen, threads = [], set()
@@ -152,11 +155,13 @@ def test_callbacks_run_in_order_on_one_completion_thread(descriptor):
         for i, f in enumerate(frames):
             s.submit(f, callback=make(i))
         s.wait_all()
-    assert [i for i, _ in seen] == list(range(12))
+    if completion == "poll":
+        assert [i for i, _ in seen] == list(range(12))
+    assert sorted(i for i, _ in seen) == list(range(12))
     assert len(threads) == 1
     assert threading.get_ident() not in threads
-    for (_, got), w in zip(seen, want, strict=True):
-        _assert_same(got, w)
+    for i, got in seen:
+        _assert_same(got, want[i])
 
 
 def test_job_without_callback_returns_a_copy(descriptor):
@@ -261,3 +266,34 @@ def test_stream_reuses_only_outputs_nobody_holds(descriptor):
         for v, k, w in zip(views, kept, want, strict=True):
             np.testing.assert_array_equal(v, w[0][:, :4])
             _assert_same(k, w)
+
+
+def test_a_frame_with_fewer_rows_than_the_batch_is_zero_filled(descriptor):
+    """As the CLI does for a short IFM: the rows given, then zeros (stream, submit and a full frame
+    padded by hand give the same outputs)."""
+    with vart_async.open(descriptor(), jobs=2) as s:  # batch 2
+        a = np.arange(8, dtype=np.uint8).reshape(1, 8)
+        b = np.linspace(-1, 1, 4, dtype=np.float32).reshape(1, 4)
+        full = [np.concatenate([a, np.zeros_like(a)]), np.concatenate([b, np.zeros_like(b)])]
+        want = next(iter(s.stream([full])))
+        streamed = next(iter(s.stream([[a, b]])))
+        submitted = s.submit([a, b]).wait()
+        for w, x, y in zip(want, streamed, submitted, strict=True):
+            np.testing.assert_array_equal(w, x)
+            np.testing.assert_array_equal(w, y)
+        # A later full frame on the same slots is not mixed with the zero-filled rows.
+        again = next(iter(s.stream([full])))
+        for w, x in zip(want, again, strict=True):
+            np.testing.assert_array_equal(w, x)
+        with pytest.raises(ValueError, match="does not fit"):
+            next(iter(s.stream([[np.zeros((3, 8), np.uint8), b]])))  # more rows than the batch
+
+
+def test_infer_runs_one_job_and_returns_its_outputs(descriptor):
+    with vart_async.open(descriptor(service_time_us=100), jobs=2) as s:
+        frames = _frames(s, 3)
+        for f in frames:
+            got = s.infer(f)
+            _assert_same(got, _expected(s, f))
+        with pytest.raises(ValueError, match="does not fit"):
+            s.infer([np.zeros((5, 8), np.uint8), np.zeros((2, 4), np.float32)])

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,6 +71,22 @@ constexpr std::string_view dtype_name(DType t) noexcept {
   return "unknown";
 }
 
+// How a runtime quantizes a tensor: q = saturate(round(x / scale) + zero_point), x = (q - zero_point) * scale.
+enum class Rounding : std::uint8_t { kUnknown, kNearestEven, kTowardZero };
+struct Quant {
+  double scale = 0;
+  std::int32_t zero_point = 0;
+  Rounding rounding = Rounding::kUnknown;
+};
+
+// One of a runtime's views of a tensor (VART: the HW view the NPU exchanges, the CPU view of the
+// ONNX model), batch rows included as in TensorSpec::shape.
+struct TensorView {
+  DType dtype = DType::kUInt8;
+  std::vector<std::int64_t> shape;
+  std::string layout;
+};
+
 // One model input or output as a job slot holds it: all batch rows, one contiguous buffer.
 struct TensorSpec {
   std::string name;
@@ -77,6 +94,8 @@ struct TensorSpec {
   std::vector<std::int64_t> shape;  // the slot array's shape, batch rows included
   std::string layout;               // runtime's layout name ("NHWC", "NCHW", ...), may be empty
   std::size_t nbytes = 0;           // whole slot buffer (all batch rows)
+  std::optional<Quant> quant;       // when the runtime has quantization parameters for it
+  std::optional<TensorView> hw, cpu;  // the runtime's views, when it has two (VART)
 };
 
 struct EngineInfo {

@@ -26,6 +26,21 @@ pb::dict spec_dict(const core::TensorSpec& t) {
   d["shape"] = pb::tuple(pb::cast(t.shape));
   d["layout"] = t.layout;
   d["nbytes"] = t.nbytes;
+  if (t.quant) {
+    static const char* const kRounding[] = {"UNKNOWN", "ROUND_TO_NEAREST_EVEN", "ROUND_TOWARD_ZERO"};
+    d["quant"] = pb::make_tuple(t.quant->scale, t.quant->zero_point,
+                                std::string(kRounding[static_cast<std::size_t>(t.quant->rounding)]));
+  } else {
+    d["quant"] = pb::none();
+  }
+  pb::dict views;
+  for (const auto& [key, v] : {std::pair{"HW", &t.hw}, std::pair{"CPU", &t.cpu}}) {
+    if (*v) {
+      views[key] = pb::make_tuple(std::string(core::dtype_name((*v)->dtype)), pb::tuple(pb::cast((*v)->shape)),
+                                  (*v)->layout);
+    }
+  }
+  d["views"] = views;
   return d;
 }
 

@@ -5,6 +5,7 @@ namespace vart_async::py {
 void bind_pipeline(pybind11::module_& m);
 void bind_stream(pybind11::module_& m);
 void bind_submit(pybind11::module_& m);
+void bind_quant(pybind11::module_& m);
 }  // namespace vart_async::py
 
 PYBIND11_MODULE(_core, m) {
@@ -12,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   vart_async::py::bind_pipeline(m);
   vart_async::py::bind_stream(m);
   vart_async::py::bind_submit(m);
+  vart_async::py::bind_quant(m);
 }

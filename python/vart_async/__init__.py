@@ -23,6 +23,8 @@ from vart_async._errors import (
     VartAsyncError,
     WaitTimeoutError,
 )
+from vart_async._outputs import Outputs
+from vart_async._quant import QuantParams, TensorView
 from vart_async._registry import names as _engine_names
 from vart_async.results import RunResult
 from vart_async.session import DEFAULT_SPIN_US, Session, SlotView, TensorSpec
@@ -38,13 +40,16 @@ __all__ = [
     "Job",
     "JobFailedError",
     "ModelNotFoundError",
+    "Outputs",
     "PipelineClosedError",
+    "QuantParams",
     "QueuedJob",
     "RunError",
     "RunResult",
     "Session",
     "SlotView",
     "TensorSpec",
+    "TensorView",
     "VartAsyncError",
     "WaitTimeoutError",
     "__version__",
@@ -65,8 +70,12 @@ def open(
 
     engine: "auto" (by the model: .json/.rai/cache dir -> vart, .onnx/.xml -> openvino), "vart"
     or "openvino". Options go to the engine (vart: input_tensor_type, output_tensor_type,
-    log_level, ...; openvino: device, hint, streams, threads, precision, ...). spin_us: see
-    Session. Use as a context manager.
+    completion="callback"|"poll", log_level, ...; openvino: device, hint, streams, threads,
+    precision, ...). spin_us: see Session. Use as a context manager.
+
+    vart completion: "callback" (default) learns that a job finished from the execute_async
+    callback overload and collects jobs in completion order; "poll" waits for the oldest job with
+    Runner::wait (FIFO, as vart_infer_async). `Session.info["properties"]` says which is in use.
     """
     return Session(model, engine, jobs, spin_us=spin_us, **options)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from vart_async import _outputs
 from vart_async._errors import WaitTimeoutError, error_for
 
 Outputs = list[npt.NDArray[Any]]
@@ -128,7 +129,8 @@ class QueuedJob:
 class Deliveries:
     """Called by the core's completion thread with each batch of finished jobs (GIL held)."""
 
-    def __init__(self) -> None:
+    def __init__(self, output_names: tuple[str, ...] = ()) -> None:
+        self._names = output_names  # outputs are handed on as Outputs, indexable by these names
         self._jobs: dict[int, QueuedJob] = {}  # by tag: registered before the job is submitted
         self._tags = itertools.count()
         self._cv = threading.Condition()
@@ -211,14 +213,15 @@ class Deliveries:
                 continue
             # The outputs were copied out of the slot (which already runs the next frame): arrays
             # of the job's own.
+            named = _outputs.Outputs(outputs, self._names)
             if job._loop is not None:
-                for_loops.setdefault(job._loop, []).append((job, outputs))
+                for_loops.setdefault(job._loop, []).append((job, named))
                 continue
             try:
                 if job._callback is not None:
-                    job._callback(outputs, job)
+                    job._callback(named, job)
                 else:
-                    job.outputs = outputs
+                    job.outputs = named
             except BaseException as e:  # handed to the next sync point
                 self._keep(e)
         with self._cv:

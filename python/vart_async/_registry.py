@@ -110,9 +110,15 @@ def _hw_or_cpu(text: str) -> str:
     return text.upper()
 
 
+#: How the VART engine learns that a job finished: "callback" (the execute_async callback overload
+#: reports it, jobs are collected in completion order) or "poll" (Runner::wait on the oldest job,
+#: as vart_infer_async does). The default is the one measured faster (docs/benchmarks.md).
+VART_DEFAULT_COMPLETION = "callback"
+
+
 def _vart_defaults(jobs: int | None) -> dict[str, Any]:
     # The sample's defaults, said here rather than left to the runtime so that every caller sees them.
-    return {"input_tensor_type": "HW", "output_tensor_type": "HW"}
+    return {"input_tensor_type": "HW", "output_tensor_type": "HW", "completion": VART_DEFAULT_COMPLETION}
 
 
 def _streams(text: str) -> str:
@@ -156,6 +162,12 @@ RECORDS: dict[str, EngineRecord] = {
             ),
             EngineOption(
                 "output_tensor_type", "vart: output tensor type (default HW)", "HW|CPU", check=_hw_or_cpu
+            ),
+            EngineOption(
+                "completion",
+                f"vart: how finished jobs are learnt: the execute_async callback (collected as they "
+                f"finish) or polling Runner::wait on the oldest (default {VART_DEFAULT_COMPLETION})",
+                choices=("poll", "callback"),
             ),
         ),
         cli_group="vart_infer_async options",  # the sample's own flags: shown with its other options

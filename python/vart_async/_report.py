@@ -25,8 +25,8 @@ LATENCY_DEFINITION = (
 
 
 def latency_definition(passes: Mapping[str, RunResult]) -> str:
-    """How latency was measured: FIFO waits, or (replay on OpenVINO) jobs collected as they finished;
-    from each job's arrival in an open loop."""
+    """How latency was measured: FIFO waits, or (replay with completion reports: OpenVINO, VART with
+    completion="callback") jobs collected as they finished; from each job's arrival in an open loop."""
     if any(r.rate_fps > 0 for r in passes.values()):
         return (
             "open loop: host time from each job's scheduled arrival (not its submission: a backlog "
@@ -98,6 +98,7 @@ class RunInfo:
     iterations: int | None
     time_limit_s: float | None
     input: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)  # the engine's runtime settings
     percentiles: tuple[float, ...] = PERCENTILES
     #: Summary lines of the compiled configuration, and of the cold start (set by the CLI).
     configuration: list[str] = field(default_factory=list)
@@ -126,6 +127,7 @@ class RunInfo:
             iterations,
             time_limit_s,
             source,
+            {str(k): str(v) for k, v in session.info.get("properties", {}).items()},
         )
 
 
@@ -213,6 +215,13 @@ def speedup(passes: Mapping[str, RunResult]) -> float | None:
 def speedup_basis(info: RunInfo) -> str:
     """What the speed-up compares."""
     return info.sync_basis or "async throughput / sync throughput, same compiled model"
+def _compiled(info: RunInfo) -> bool:
+    return "PERFORMANCE_HINT" in info.properties
+
+
+def settings_text(info: RunInfo) -> str:
+    """The engine's runtime settings (tensor types, completion, ...), as `key=value, ...`."""
+    return ", ".join(f"{k}={v}" for k, v in info.properties.items())
 
 
 def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = False) -> str:
@@ -222,6 +231,8 @@ def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = F
     lines = [
         "---- Summary" + (" (partial)" if partial else "") + " ----",
         kv("Engine", engine_text(info)),
+        # (OpenVINO's many compiled properties: the `Compiled` block below and the JSON instead)
+        *([kv("Runtime settings", settings_text(info))] if info.properties and not _compiled(info) else []),
         kv("Model", f"{info.model_name} ({info.model})"),
         kv("Jobs in flight", f"{info.jobs} (batch {info.batch_size}; run: {run})"),
         kv("Warm-up", f"{info.warmup} job(s) per pass, excluded from the statistics"),
@@ -316,6 +327,7 @@ def report(
         "time_limit_s": info.time_limit_s,
         "input": info.input,
         "percentiles": list(info.percentiles),
+        "properties": info.properties,
         "latency_definition": latency_definition(passes),
     }
     doc["hints"] = {label: _hints.hints(r, info.warmup) for label, r in passes.items()}

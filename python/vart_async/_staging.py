@@ -37,21 +37,36 @@ def as_list(inputs: Inputs, specs: Sequence[TensorSpec]) -> list[Any]:
 def stage(targets: Sequence[npt.NDArray[Any]], inputs: Inputs, specs: Sequence[TensorSpec]) -> None:
     """Copies `inputs` into the slot arrays `targets`.
 
-    Shapes must match, or at least the element counts (e.g. a leading batch of 1 left out).
+    Shapes must match, or at least the element counts (e.g. a leading batch of 1 left out). A frame
+    with fewer batch rows than the slot (the same shape past the first axis) fills the first rows;
+    the rest are zero-filled, as the CLI does for a short IFM.
     """
     for target, value, spec in zip(targets, as_list(inputs, specs), specs, strict=True):
         src = np.asarray(value)
+        rows = None  # a short frame: its rows
         if src.shape != target.shape:
-            if src.size != target.size:
+            short = (
+                src.ndim == target.ndim >= 1
+                and src.shape[1:] == target.shape[1:]
+                and 0 < src.shape[0] < target.shape[0]
+            )
+            if short:
+                rows = src.shape[0]
+            elif src.size != target.size:
                 raise ValueError(f"input '{spec.name}': shape {src.shape} does not fit {target.shape}")
-            src = src.reshape(target.shape)
+            else:
+                src = src.reshape(target.shape)
         if (
             src.dtype != target.dtype
             and spec.dtype != "bfloat16"
             and not np.can_cast(src.dtype, target.dtype, casting="same_kind")
         ):
             raise ValueError(f"input '{spec.name}': dtype {src.dtype} cannot be cast to {target.dtype}")
-        np.copyto(target, src, casting="unsafe")
+        if rows is None:
+            np.copyto(target, src, casting="unsafe")
+        else:
+            np.copyto(target[:rows], src, casting="unsafe")
+            target[rows:] = 0
 
 
 def exact(inputs: Inputs, targets: Sequence[npt.NDArray[Any]], specs: Sequence[TensorSpec]) -> list[Any]:

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _config, _core, _engines, _inputs, _staging
+from vart_async import _config, _core, _engines, _inputs, _outputs, _quant, _staging
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -48,6 +48,25 @@ class TensorSpec:
     shape: tuple[int, ...]
     layout: str
     nbytes: int
+    #: The runtime's quantization parameters for it (VART get_quant_parameters), or None.
+    quant: _quant.QuantParams | None = None
+    #: The runtime's HW and CPU views of it (VART), when it has them (see Session.quantize).
+    hw: _quant.TensorView | None = None
+    cpu: _quant.TensorView | None = None
+
+    @classmethod
+    def from_native(cls, t: dict[str, Any]) -> TensorSpec:
+        views = t.get("views", {})
+        return cls(
+            t["name"],
+            t["dtype"],
+            tuple(t["shape"]),
+            t["layout"],
+            t["nbytes"],
+            _quant.quant_of(t.get("quant")),
+            _quant.view_of(views.get("HW")),
+            _quant.view_of(views.get("CPU")),
+        )
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
@@ -136,8 +155,8 @@ class Session:
         self.runtime: str = str(info["runtime"])
         self.model_name: str = str(info["model_name"])
         self.batch_size: int = int(info["batch_size"])
-        self.inputs = tuple(TensorSpec(**t) for t in info["inputs"])
-        self.outputs = tuple(TensorSpec(**t) for t in info["outputs"])
+        self.inputs = tuple(TensorSpec.from_native(t) for t in info["inputs"])
+        self.outputs = tuple(TensorSpec.from_native(t) for t in info["outputs"])
         self.slots = tuple(
             SlotView(k, tuple(self._pipe.inputs(k)), tuple(self._pipe.outputs(k))) for k in range(jobs)
         )
@@ -193,6 +212,37 @@ class Session:
             raise PipelineClosedError("the session is closed")
         return self._pipe
 
+    # -- quantization -----------------------------------------------------------------------------
+    def quantize(self, tensor: str | int, array: Any) -> npt.NDArray[Any]:
+        """A float array in tensor's CPU view (its shape and layout, e.g. NCHW) as a new array in its
+        HW view (e.g. int8 NHWC): how to fill HW-typed slot arrays from float frames.
+
+        `tensor`: a name (inputs, then outputs) or an input's index. Quantizes with the tensor's
+        `quant` (round(x / scale) + zero_point by its rounding mode, saturating at the type's
+        limits, NaN -> zero point), or converts to bfloat16 / float16; the layout is reordered
+        (permutations such as NCHW <-> NHWC). Element passes run in C++. ValueError for a wrong
+        shape, a tensor without quantization parameters, or a layout it cannot reorder.
+        """
+        return _quant.quantize(self._tensor(tensor, self.inputs), array)
+
+    def dequantize(self, tensor: str | int, array: Any) -> npt.NDArray[Any]:
+        """An array in tensor's HW view (its dtype and shape) as a new float32 array in its CPU view:
+        (q - zero_point) * scale, reordered back. `tensor`: a name or an output's index."""
+        return _quant.dequantize(self._tensor(tensor, self.outputs), array)
+
+    def _tensor(self, tensor: str | int, by_index: tuple[TensorSpec, ...]) -> TensorSpec:
+        if isinstance(tensor, str):
+            for spec in (*self.inputs, *self.outputs):
+                if spec.name == tensor:
+                    return spec
+            names = ", ".join(repr(t.name) for t in (*self.inputs, *self.outputs))
+            raise ValueError(f"the model has no tensor {tensor!r} (it has {names})")
+        if isinstance(tensor, bool) or not isinstance(tensor, int) or not 0 <= tensor < len(by_index):
+            raise ValueError(
+                f"tensor must be a name or an index from 0 to {len(by_index) - 1} (got {tensor!r})"
+            )
+        return by_index[tensor]
+
     # -- running ----------------------------------------------------------------------------------
     def run(
         self,
@@ -220,7 +270,8 @@ class Session:
         fail or time out raise a RunError carrying the partial result; Ctrl-C drains what is in
         flight and raises Interrupted (a KeyboardInterrupt) carrying it.
 
-        Jobs are collected as they finish when the engine reports completions (OpenVINO), which
+        Jobs are collected as they finish when the engine reports completions (OpenVINO; VART with
+        completion="callback", the default), which
         keeps every slot busy when one job is slow; `in_order=True` always waits for the oldest job
         first (FIFO, as vart_infer_async does). `result.collected` says which happened.
 
@@ -356,6 +407,15 @@ class Session:
             raise error_for(reason, f"submission on slot {slot} was refused: {message}")
         return Job(pipe, slot, seq)
 
+    def infer(self, inputs: Any, *, timeout: float | None = DEFAULT_WAIT_TIMEOUT_S) -> list[npt.NDArray[Any]]:
+        """Runs one job on `inputs` and returns its outputs (the job's own copies) once it is done:
+        the synchronous convenience (OpenVINO's `infer`). Waits release the GIL; a job longer than
+        `timeout` seconds raises WaitTimeoutError. For many frames, stream() keeps the slots busy."""
+        job: QueuedJob = self.submit(inputs)
+        outputs = job.wait(timeout)
+        assert outputs is not None  # a job without a callback keeps its outputs
+        return outputs
+
     @property
     def callback_errors_dropped(self) -> int:
         """Callback errors raised while an earlier one was still pending (only counted)."""
@@ -363,7 +423,7 @@ class Session:
 
     def _submitter(self) -> tuple[Any, Deliveries]:
         if self._board is None or self._sub is None:
-            board = Deliveries()
+            board = Deliveries(tuple(t.name for t in self.outputs))
             # Up to `jobs` frames may wait for a slot beyond those in flight: the completion thread
             # refills a slot the moment it frees, without waiting for the submitting thread.
             self._sub = _core.Submitter(self._native(), board, self._wait_timeout_ms, self.jobs)
@@ -447,7 +507,7 @@ class Session:
             [slot.outputs for slot in self.slots],
             error_for,
         )
-        return stream
+        return _outputs.NamedStream(stream, tuple(t.name for t in self.outputs))
 
     async def infer_async(self, inputs: Any) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns (a copy of) its outputs, without blocking the loop.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <any>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -223,8 +224,10 @@ TEST(Views, HwAndCpuViewsAndTheAcceptedType) {
   Rows out = allocate(*cpu, TensorDirection::OUTPUT, 1, TensorType::CPU);
   fill(in, 1);
   EXPECT_EQ(cpu->execute(in, out), StatusCode::SUCCESS);
+  // The CPU-typed output is the HW (int8) output converted: without quantization parameters, a
+  // plain cast to float (docs/emulator.md, "CPU views").
   const auto* f = static_cast<const float*>(out[0][0].get_virtual_address());
-  for (int k = 0; k < 10; ++k) EXPECT_TRUE(f[k] >= -1.0f && f[k] < 1.0f) << f[k];
+  for (int k = 0; k < 10; ++k) EXPECT_TRUE(f[k] >= -128.0f && f[k] <= 127.0f && f[k] == std::floor(f[k])) << f[k];
   Rows small = allocate(*cpu, TensorDirection::INPUT, 1, TensorType::HW);
   EXPECT_EQ(cpu->execute(small, out), StatusCode::INVALID_INPUT);
 
@@ -235,6 +238,26 @@ TEST(Views, HwAndCpuViewsAndTheAcceptedType) {
   EXPECT_EQ(mixed->execute(hin, hout), StatusCode::INVALID_OUTPUT);
   EXPECT_EQ(mixed->execute(hin, out), StatusCode::SUCCESS);
   EXPECT_THROW(open(path, {{"output_tensor_type.nope", std::string("CPU")}}), std::runtime_error);
+}
+
+TEST(Views, CpuTypedTensorsTheEmulatorCannotConvertAreRefusedAtCreation) {
+  Desc d;
+  d.inputs = R"([{"name": "img", "data_type": "INT8", "shape": [1, 2, 4, 4, 4], "layout": "NC4HW4",
+                  "cpu": {"data_type": "FLOAT32", "shape": [1, 8, 4, 4], "layout": "NCHW"}}])";
+  const std::string path = d.write();
+  EXPECT_NO_THROW(open(path));  // HW-typed: nothing to convert
+  EXPECT_TRUE(contains(error_of([&] {
+                         open(path, {{"input_tensor_type", std::string("CPU")}});
+                       }),
+                       "input tensor 'img': cannot convert its CPU view to its HW view"));
+  Desc s;
+  s.inputs = R"([{"name": "img", "data_type": "INT8", "shape": [1, 4, 4, 3], "layout": "NHWC",
+                  "cpu": {"data_type": "FLOAT32", "shape": [1, 4, 3, 4], "layout": "NCHW"}}])";
+  const std::string bad_shape = s.write("bad_shape.json");
+  EXPECT_TRUE(contains(error_of([&] {
+                         open(bad_shape, {{"input_tensor_type", std::string("CPU")}});
+                       }),
+                       "the HW shape is not the CPU shape reordered from NCHW to NHWC"));
 }
 
 TEST(Views, BoundaryWithoutHwViewNeedsCpuType) {
@@ -270,10 +293,14 @@ TEST(Views, GenericLayoutOrder) {
 TEST(Options, TypesAndValues) {
   const std::string path = Desc().write();
   EXPECT_EQ(error_of([&] { open(path, {{"log_level", 3}}); }), "vart-emu: option 'log_level' must be a std::string");
-  EXPECT_TRUE(
-      contains(error_of([&] { open(path, {{"input_tensor_type", "HW"}}); }), "must be a std::string (got a C string"));
-  EXPECT_TRUE(
-      contains(error_of([&] { open(path, {{"input_tensor_type", std::string("GPU")}}); }), "\"HW\" or \"CPU\""));
+  EXPECT_TRUE(contains(error_of([&] {
+                         open(path, {{"input_tensor_type", "HW"}});
+                       }),
+                       "must be a std::string (got a C string"));
+  EXPECT_TRUE(contains(error_of([&] {
+                         open(path, {{"input_tensor_type", std::string("GPU")}});
+                       }),
+                       "\"HW\" or \"CPU\""));
   EXPECT_TRUE(contains(error_of([&] { open(path, {{"log_level", std::string("LOUD")}}); }), "log_level"));
   EXPECT_THROW(open(path, {{"log_level", std::string("LOUD")}}), std::runtime_error);
   EXPECT_THROW(vart::RunnerFactory::create_runner(static_cast<vart::RunnerType>(3), path), std::runtime_error);

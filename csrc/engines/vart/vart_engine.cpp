@@ -1,8 +1,12 @@
 #include "engines/vart/vart_engine.hpp"
 
+#include <algorithm>
 #include <any>
 #include <cctype>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -90,6 +94,16 @@ std::any option_value(const std::string& key, const std::string& value) {
   return value;
 }
 
+// What the execute_async callback of a slot's job writes. Shared with the callback (which the runtime
+// may keep and drop on its own thread after the slot, or the engine, is gone).
+struct CallbackState {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool done = true;
+  vart::StatusCode status = vart::StatusCode::SUCCESS;
+  std::function<void()> report;  // the job window's completion report (set once, before any job)
+};
+
 // One slot: per tensor one runner-allocated parent buffer holding every batch row, and per-row
 // sub-tensor views of it, so Python gets one contiguous array per tensor.
 class VartSlot final : public core::Slot {
@@ -98,6 +112,7 @@ class VartSlot final : public core::Slot {
   std::vector<std::vector<vart::NpuTensor>> in_rows;   // [batch][tensor]
   std::vector<std::vector<vart::NpuTensor>> out_rows;  // [batch][tensor]
   vart::JobHandle job;
+  std::shared_ptr<CallbackState> callback;  // completion="callback" once the window asked for reports
 
   void add(bool input, core::Buffer b) { (input ? inputs_ : outputs_).push_back(b); }
 };
@@ -108,8 +123,18 @@ class VartEngine final : public core::Engine {
     std::unordered_map<std::string, std::any> runner_options;
     vart::TensorType in_type = vart::TensorType::HW, out_type = vart::TensorType::HW;
     for (const auto& [key, value] : options) {
+      if (key == "completion") {  // ours, not the runtime's
+        callbacks_ = parse_completion(value);
+        continue;
+      }
       if (key == "input_tensor_type") in_type = parse_tensor_type("input_tensor_type", value);
       if (key == "output_tensor_type") out_type = parse_tensor_type("output_tensor_type", value);
+      for (const char* prefix : {"input_tensor_type.", "output_tensor_type."}) {
+        const std::string p = prefix;
+        if (key.size() > p.size() && key.compare(0, p.size(), p) == 0) {
+          (p[0] == 'i' ? in_one_ : out_one_)[key.substr(p.size())] = parse_tensor_type(key, value);
+        }
+      }
       runner_options[key] = option_value(key, value);
     }
     runner_options.try_emplace("input_tensor_type", std::string(in_type == vart::TensorType::HW ? "HW" : "CPU"));
@@ -118,8 +143,8 @@ class VartEngine final : public core::Engine {
 
     runner_ = vart::RunnerFactory::create_runner(vart::RunnerType::VAIML, model, runner_options);
     if (!runner_) throw std::runtime_error("RunnerFactory::create_runner returned null for '" + model + "'");
-    in_infos_ = runner_->get_tensors_info(vart::TensorDirection::INPUT, in_type);
-    out_infos_ = runner_->get_tensors_info(vart::TensorDirection::OUTPUT, out_type);
+    in_infos_ = exchanged_views(vart::TensorDirection::INPUT, in_type, in_one_);
+    out_infos_ = exchanged_views(vart::TensorDirection::OUTPUT, out_type, out_one_);
     in_batch_ = runner_->get_batch_size(vart::TensorDirection::INPUT);
     out_batch_ = runner_->get_batch_size(vart::TensorDirection::OUTPUT);
     if (in_infos_.empty() || out_infos_.empty()) throw std::runtime_error("the model reports no input or no output tensors");
@@ -136,12 +161,34 @@ class VartEngine final : public core::Engine {
     info_.model_name = property_string("model_name", model);
     info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
-                        {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"}};
+                        {"output_tensor_type", out_type == vart::TensorType::HW ? "HW" : "CPU"},
+                        {"completion", callbacks_ ? "callback" : "poll"}};
+    for (const auto* one : {&in_one_, &out_one_}) {
+      for (const auto& [name, type] : *one) {
+        info_.properties.emplace_back(std::string(one == &in_one_ ? "input" : "output") + "_tensor_type." + name,
+                                      type == vart::TensorType::HW ? "HW" : "CPU");
+      }
+    }
+    // What the runtime says about itself, for the keys it has (the emulator's and AMD's runtime's
+    // differ; get_property throws for the others): shown in the CLI summary.
+    for (const char* key : {"compute_units", "execution_slots", "nb_systems", "nb_cores_per_system",
+                            "batch_size_per_core", "nb_ddrs"}) {
+      try {
+        const std::string text = any_text(runner_->get_property(key));
+        if (!text.empty()) info_.properties.emplace_back(key, text);
+      } catch (const std::exception&) {
+        // not a key of this runtime
+      }
+    }
     for (const auto* infos : {&in_infos_, &out_infos_}) {
       for (const auto& i : *infos) check_batched_shape(i, in_batch_);
     }
-    for (const auto& i : in_infos_) info_.inputs.push_back(spec(i, in_batch_));
-    for (const auto& o : out_infos_) info_.outputs.push_back(spec(o, out_batch_));
+    for (const auto& i : in_infos_) {
+      info_.inputs.push_back(with_views(spec(i, in_batch_), vart::TensorDirection::INPUT, in_batch_));
+    }
+    for (const auto& o : out_infos_) {
+      info_.outputs.push_back(with_views(spec(o, out_batch_), vart::TensorDirection::OUTPUT, out_batch_));
+    }
   }
 
   const core::EngineInfo& info() const noexcept override { return info_; }
@@ -155,9 +202,28 @@ class VartEngine final : public core::Engine {
     return slot;
   }
 
+  // completion="callback": jobs go through the execute_async callback overload, whose callback
+  // reports the job to the job window and records its status. wait() then reads that record and
+  // never asks the runtime (the emulator, as documented, forgets a callback job once its callback
+  // returned; see docs/board.md for what the board must confirm).
+  bool notify_when_done(core::Slot& s, std::function<void()> done) noexcept override {
+    if (!callbacks_) return false;
+    auto& slot = static_cast<VartSlot&>(s);
+    try {
+      auto state = std::make_shared<CallbackState>();
+      state->report = std::move(done);
+      slot.callback = std::move(state);
+      return true;
+    } catch (...) {
+      slot.callback = nullptr;  // this slot polls; the window then collects oldest first
+      return false;
+    }
+  }
+
   Status submit(core::Slot& s) noexcept override {
     auto& slot = static_cast<VartSlot&>(s);
-    const vart::JobHandle h = runner_->execute_async(slot.in_rows, slot.out_rows);
+    const vart::JobHandle h =
+        slot.callback ? submit_with_callback(slot) : runner_->execute_async(slot.in_rows, slot.out_rows);
     if (h.status == vart::StatusCode::SUCCESS) {
       slot.job = h;
       return Status::ok();
@@ -168,6 +234,7 @@ class VartEngine final : public core::Engine {
 
   Status wait(core::Slot& s, std::chrono::microseconds timeout) noexcept override {
     auto& slot = static_cast<VartSlot&>(s);
+    if (slot.callback) return wait_for_callback(*slot.callback, timeout);
     // VART waits in whole milliseconds: round up so a short wait is never turned into a poll.
     const std::chrono::milliseconds ms{(timeout.count() + 999) / 1000};
     const vart::StatusCode st = runner_->wait(slot.job, ms);
@@ -185,6 +252,68 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  // The view each tensor is exchanged in: the global tensor type, or its own
+  // (`input_tensor_type.<name>`), so that its slot buffer has that view's size. Model order is the
+  // CPU list's (it holds every tensor; the HW list lacks CPU-subgraph boundaries).
+  std::vector<vart::NpuTensorInfo> exchanged_views(vart::TensorDirection direction, vart::TensorType all,
+                                                   const std::map<std::string, vart::TensorType>& one) const {
+    if (one.empty()) return runner_->get_tensors_info(direction, all);
+    std::vector<vart::NpuTensorInfo> views;
+    for (const auto& cpu : runner_->get_tensors_info(direction, vart::TensorType::CPU)) {
+      const auto it = one.find(cpu.name);
+      const vart::TensorType type = it != one.end() ? it->second : all;
+      views.push_back(type == vart::TensorType::CPU ? cpu : runner_->get_tensor_info_by_name(cpu.name, type));
+    }
+    return views;
+  }
+
+  static std::string any_text(const std::any& v) {
+    if (const auto* s = std::any_cast<std::string>(&v)) return *s;
+    if (const auto* n = std::any_cast<std::size_t>(&v)) return std::to_string(*n);
+    if (const auto* n = std::any_cast<std::uint32_t>(&v)) return std::to_string(*n);
+    if (const auto* n = std::any_cast<std::uint8_t>(&v)) return std::to_string(unsigned{*n});
+    if (const auto* n = std::any_cast<int>(&v)) return std::to_string(*n);
+    if (const auto* b = std::any_cast<bool>(&v)) return *b ? "true" : "false";
+    return {};  // a type we do not show
+  }
+
+  static bool parse_completion(const std::string& value) {
+    if (value == "callback") return true;
+    if (value == "poll") return false;
+    throw std::invalid_argument("completion must be 'poll' or 'callback' (got '" + value + "')");
+  }
+
+  vart::JobHandle submit_with_callback(VartSlot& slot) noexcept {
+    const std::shared_ptr<CallbackState>& state = slot.callback;
+    {
+      const std::lock_guard<std::mutex> lock(state->mutex);
+      state->done = false;
+    }
+    // Runs on a runtime worker thread, which on AMD's runtime holds its job-table lock meanwhile:
+    // only report and record here -- never wait() or execute_async() (they would deadlock there).
+    // Reported first, so that wait() gives kOk only once the window has the report (the contract of
+    // notify_when_done).
+    return runner_->execute_async(slot.in_rows, slot.out_rows, [state](const vart::JobHandle& h) {
+      state->report();
+      {
+        const std::lock_guard<std::mutex> lock(state->mutex);
+        state->status = h.status;
+        state->done = true;
+      }
+      state->changed.notify_all();
+    });
+  }
+
+  static Status wait_for_callback(CallbackState& state, std::chrono::microseconds timeout) noexcept {
+    // Bounded so that no deadline arithmetic overflows; the window waits in slices anyway.
+    const std::chrono::microseconds limit = std::min<std::chrono::microseconds>(timeout, std::chrono::hours(1));
+    std::unique_lock<std::mutex> lock(state.mutex);
+    if (!state.done && limit.count() > 0) state.changed.wait_for(lock, limit, [&state] { return state.done; });
+    if (!state.done) return Status::pending();
+    if (state.status == vart::StatusCode::SUCCESS) return Status::ok();
+    return Status::failed("the execute_async callback reported " + status_name(state.status));
+  }
+
   std::string property_string(const std::string& key, const std::string& fallback) const {
     try {
       return std::any_cast<std::string>(runner_->get_property(key));
@@ -203,6 +332,35 @@ class VartEngine final : public core::Engine {
                                " times the batch size " + std::to_string(batch) + " is " + std::to_string(lead) +
                                ", more than a VART tensor dimension holds (2^32-1)");
     }
+  }
+
+  // The tensor's quantization parameters (get_quant_parameters) and both of its views, when the
+  // runtime has them: what Session.quantize/dequantize convert between.
+  core::TensorSpec with_views(core::TensorSpec t, vart::TensorDirection direction, std::size_t batch) const {
+    try {
+      const vart::QuantParameters& q = runner_->get_quant_parameters(t.name);
+      core::Quant quant;
+      quant.scale = q.scale;
+      quant.zero_point = q.zero_point;
+      quant.rounding = q.rounding_mode == vart::RoundingMode::ROUND_TO_NEAREST_EVEN ? core::Rounding::kNearestEven
+                       : q.rounding_mode == vart::RoundingMode::ROUND_TOWARD_ZERO  ? core::Rounding::kTowardZero
+                                                                                   : core::Rounding::kUnknown;
+      t.quant = quant;
+    } catch (const std::exception&) {
+      // no quantization parameters for this tensor
+    }
+    for (const vart::TensorType type : {vart::TensorType::HW, vart::TensorType::CPU}) {
+      try {
+        for (const auto& i : runner_->get_tensors_info(direction, type)) {
+          if (i.name != t.name) continue;
+          const core::TensorSpec v = spec(i, batch);
+          (type == vart::TensorType::HW ? t.hw : t.cpu) = core::TensorView{v.dtype, v.shape, v.layout};
+        }
+      } catch (const std::exception&) {
+        // a view the runtime does not list, or in a data type we do not handle: not offered
+      }
+    }
+    return t;
   }
 
   static core::TensorSpec spec(const vart::NpuTensorInfo& i, std::size_t batch) {
@@ -244,6 +402,8 @@ class VartEngine final : public core::Engine {
   std::shared_ptr<vart::Runner> runner_;
   std::vector<vart::NpuTensorInfo> in_infos_, out_infos_;
   std::size_t in_batch_ = 0, out_batch_ = 0;
+  bool callbacks_ = false;  // completion="callback"
+  std::map<std::string, vart::TensorType> in_one_, out_one_;  // per-tensor tensor types
   core::EngineInfo info_;
 };
 

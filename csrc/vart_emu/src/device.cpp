@@ -15,8 +15,14 @@ constexpr std::chrono::milliseconds kForever = std::chrono::hours(24 * 365);
 
 }  // namespace
 
-Device::Device(Model model, std::vector<NpuTensorInfo> in_views, std::vector<NpuTensorInfo> out_views, Logger log)
-    : model_(std::move(model)), in_views_(std::move(in_views)), out_views_(std::move(out_views)), log_(log) {}
+Device::Device(Model model, std::vector<NpuTensorInfo> in_views, std::vector<NpuTensorInfo> out_views,
+               std::vector<ViewConversion> in_conv, std::vector<ViewConversion> out_conv, Logger log)
+    : model_(std::move(model)),
+      in_views_(std::move(in_views)),
+      out_views_(std::move(out_views)),
+      in_conv_(std::move(in_conv)),
+      out_conv_(std::move(out_conv)),
+      log_(log) {}
 
 JobHandle Device::submit(std::shared_ptr<Job> job) noexcept {
   std::uint32_t id = 0;
@@ -100,13 +106,34 @@ StatusCode Device::wait(std::uint32_t job_id, std::chrono::milliseconds timeout)
 }
 
 void Device::compute(const RowBuffers& rows) const noexcept {
-  for (std::size_t b = 0; b < rows.in.size(); ++b) {
-    RowHasher hasher;
-    for (std::size_t i = 0; i < in_views_.size(); ++i) hasher.add(rows.in[b][i], in_views_[i].size_in_bytes);
-    for (std::size_t o = 0; o < out_views_.size(); ++o) {
-      const NpuTensorInfo& v = out_views_[o];
-      fill_output(hasher.value(), o, v.data_type, v.size, v.size_in_bytes, rows.out[b][o]);
+  try {
+    std::vector<unsigned char> scratch;  // one tensor's HW bytes, for CPU-typed tensors
+    for (std::size_t b = 0; b < rows.in.size(); ++b) {
+      RowHasher hasher;
+      for (std::size_t i = 0; i < in_views_.size(); ++i) {
+        const ViewConversion& c = in_conv_.at(i);
+        if (!c.active) {
+          hasher.add(rows.in[b][i], in_views_[i].size_in_bytes);
+          continue;
+        }
+        scratch.assign(c.hw.size_in_bytes, 0);
+        cpu_to_hw(c, rows.in[b][i], scratch.data());
+        hasher.add(scratch.data(), scratch.size());
+      }
+      for (std::size_t o = 0; o < out_views_.size(); ++o) {
+        const ViewConversion& c = out_conv_.at(o);
+        if (!c.active) {
+          const NpuTensorInfo& v = out_views_[o];
+          fill_output(hasher.value(), o, v.data_type, v.size, v.size_in_bytes, rows.out[b][o]);
+          continue;
+        }
+        scratch.assign(c.hw.size_in_bytes, 0);
+        fill_output(hasher.value(), o, c.hw.data_type, c.hw.size, c.hw.size_in_bytes, scratch.data());
+        hw_to_cpu(c, scratch.data(), rows.out[b][o]);
+      }
     }
+  } catch (const std::exception& e) {  // out of memory for the scratch buffer
+    log_.error(std::string("compute: ") + e.what());
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <vart/vart_runner_factory.hpp>
 
+#include "convert.hpp"
 #include "log.hpp"
 #include "model.hpp"
 
@@ -42,7 +43,9 @@ struct Job {
 
 class Device {
  public:
-  Device(Model model, std::vector<NpuTensorInfo> in_views, std::vector<NpuTensorInfo> out_views, Logger log);
+  // `in_conv` / `out_conv`: per tensor, how its accepted view reaches the HW view (convert.hpp).
+  Device(Model model, std::vector<NpuTensorInfo> in_views, std::vector<NpuTensorInfo> out_views,
+         std::vector<ViewConversion> in_conv, std::vector<ViewConversion> out_conv, Logger log);
 
   const Model& model() const noexcept { return model_; }
   const Logger& log() const noexcept { return log_; }
@@ -53,7 +56,8 @@ class Device {
   // taken or a busy storm is on. Never blocks on a running job.
   JobHandle submit(std::shared_ptr<Job> job) noexcept;
   StatusCode wait(std::uint32_t job_id, std::chrono::milliseconds timeout) noexcept;
-  // Writes the outputs of every row (the output function).
+  // Writes the outputs of every row: the output function of the HW bytes of the inputs, written as
+  // the HW view (then converted back for CPU-typed outputs).
   void compute(const RowBuffers& rows) const noexcept;
   // The body of one compute unit: runs queued jobs until stop() and an empty queue.
   void work() noexcept;
@@ -68,6 +72,7 @@ class Device {
   const Model model_;
   const std::vector<NpuTensorInfo> in_views_;
   const std::vector<NpuTensorInfo> out_views_;
+  const std::vector<ViewConversion> in_conv_, out_conv_;
   const Logger log_;
 
   std::mutex mutex_;

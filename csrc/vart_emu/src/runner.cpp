@@ -120,8 +120,16 @@ std::shared_ptr<Device> make_device(const std::string& path, const Options& opti
   if (model.faults.fail_create) throw std::runtime_error(*model.faults.fail_create);
   std::vector<NpuTensorInfo> in = accepted_views(model, options, /*input=*/true, log);
   std::vector<NpuTensorInfo> out = accepted_views(model, options, /*input=*/false, log);
+  std::vector<ViewConversion> in_conv, out_conv;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    in_conv.push_back(plan_conversion(model.inputs[i], in[i].tensor_type, model.path, /*input=*/true));
+  }
+  for (std::size_t o = 0; o < out.size(); ++o) {
+    out_conv.push_back(plan_conversion(model.outputs[o], out[o].tensor_type, model.path, /*input=*/false));
+  }
   log_other_options(options, log);
-  return std::make_shared<Device>(std::move(model), std::move(in), std::move(out), log);
+  return std::make_shared<Device>(std::move(model), std::move(in), std::move(out), std::move(in_conv),
+                                  std::move(out_conv), log);
 }
 
 const std::vector<NpuTensorInfo>& no_tensors() {
