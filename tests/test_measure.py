@@ -180,3 +180,28 @@ def test_max_in_flight_limits_the_depth(tiny):
         for bad in (0, 5, 1.5, True):
             with pytest.raises(ValueError, match="max_in_flight"):
                 s.run(4, max_in_flight=bad)
+
+
+def test_the_emulator_reports_device_times_per_compute_unit(capsys, steady):
+    with vart_async.open(steady, jobs=4) as s:
+        r = s.run(60)
+        sync = s.run(5, mode="sync")
+    assert r.device_known
+    assert r.t_device_start is not None
+    assert r.t_device_end is not None
+    assert r.device_unit is not None
+    assert set(r.device_unit.tolist()) == {0, 1}  # 2 compute units
+    span = r.t_device_end - r.t_device_start
+    assert np.all(span >= 0.001 * 0.99)  # the 1 ms service time
+    # each unit runs one job at a time
+    for u in (0, 1):
+        on = np.argsort(r.t_device_start[r.device_unit == u])
+        starts, ends = r.t_device_start[r.device_unit == u][on], r.t_device_end[r.device_unit == u][on]
+        assert np.all(starts[1:] >= ends[:-1] - 1e-6)
+    assert not sync.device_known  # execute() (sync) has no job id to ask about
+    code, out, _ = run(capsys, steady, "-d", "-n", "20", "--jobs", "4", "--export-jobs", "j.csv")
+    assert code == 0
+    assert "device 1.0" in out  # the time split names the device time
+    with open("j.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert all(r["device_start_s"] and r["compute_unit"] in ("0", "1") for r in rows)

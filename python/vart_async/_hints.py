@@ -22,9 +22,20 @@ def time_split(r: RunResult) -> str | None:
         return None
     submit_ms = float(np.mean(r.t_started[done] - r.t_submit[done]) * 1e3)
     flight_ms = float(np.mean(r.t_done[done] - r.t_started[done]) * 1e3)
+    if r.t_device_start is not None and r.t_device_end is not None:
+        known = done & np.isfinite(r.t_device_start)
+        if known.any():
+            queued = float(np.mean(np.maximum(r.t_device_start[known] - r.t_submit[known], 0)) * 1e3)
+            device = float(np.mean(r.t_device_end[known] - r.t_device_start[known]) * 1e3)
+            seen = float(np.mean(np.maximum(r.t_done[known] - r.t_device_end[known], 0)) * 1e3)
+            return (
+                f"host submission {submit_ms:.3f} ms, submit to device start {queued:.3f} ms, device "
+                f"{device:.3f} ms, device end to host collection {seen:.3f} ms (means; device times as "
+                "the engine reports them)"
+            )
     return (
-        f"host submission {submit_ms:.3f} ms, in flight {flight_ms:.3f} ms per job (device time and "
-        "collection are not reported apart by this engine)"
+        f"host submission {submit_ms:.3f} ms, in flight {flight_ms:.3f} ms per job (the engine reports "
+        "no device times for these jobs: device time and collection are not told apart)"
     )
 
 

@@ -117,7 +117,8 @@ def timeline(
         handles.append(Patch(facecolor=_DEVICE, alpha=0.85, label="device runs the job (as the engine says)"))
     if any(np.any(r.outcome[:n] != _core.OUTCOME_COMPLETED) for _, r, n in windows):
         handles.append(Patch(facecolor=_FAILED, hatch="//", label="job failed or cancelled"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize=9)
+    cols = min(len(handles), 3)
+    fig.legend(handles=handles, loc="outside lower center", ncols=cols, frameon=False, fontsize=9)
     head = title or "Measured job timeline"
     which = "of each pass" if len(windows) > 1 else "of the run"
     fig.suptitle(f"{head}\nthe first {max(n for *_, n in windows)} jobs {which}", fontsize=12)

@@ -149,7 +149,7 @@ Device::Clock::duration Device::job_time(std::uint32_t job_id) const noexcept {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));
 }
 
-void Device::work() noexcept {
+void Device::work(int unit) noexcept {
   // When this compute unit finished its previous job: a job starts on the device when it was
   // submitted or when the unit freed, whichever is later -- not when this thread woke up, since
   // that wake-up latency is the emulator's, not the device's.
@@ -171,6 +171,9 @@ void Device::work() noexcept {
     const Clock::duration t = job_time(job->id);
     if (t > Clock::duration::zero()) std::this_thread::sleep_until(start + t);
     unit_free = std::max(start + t, Clock::now());
+    job->device_start = start;
+    job->device_end = unit_free;
+    job->unit = unit;
     finish(job, fail ? model_.faults.fail_status : StatusCode::SUCCESS);
   }
 }
@@ -183,6 +186,15 @@ void Device::finish(const std::shared_ptr<Job>& job, StatusCode status) noexcept
     const std::lock_guard<std::mutex> lock(mutex_);
     job->status = status;
     job->done = true;
+    const auto ns = [](Clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    };
+    times_[job->id] = DeviceTimes{ns(job->device_start), ns(job->device_end), job->unit};
+    times_order_.push_back(job->id);
+    if (times_order_.size() > kTimesKept) {
+      times_.erase(times_order_.front());
+      times_order_.pop_front();
+    }
     --in_flight_;  // the execution slot is free as soon as the job completes, waited or not
     callback = std::move(job->callback);
     job->callback = nullptr;
@@ -214,6 +226,14 @@ void Device::finish(const std::shared_ptr<Job>& job, StatusCode status) noexcept
     job->consumed = true;
     jobs_.erase(job->id);
   }
+}
+
+bool Device::device_times(std::uint32_t job_id, DeviceTimes& out) const noexcept {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = times_.find(job_id);
+  if (it == times_.end()) return false;
+  out = it->second;
+  return true;
 }
 
 void Device::stop() noexcept {

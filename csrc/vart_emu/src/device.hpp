@@ -3,6 +3,7 @@
 // runner (destroying it on a worker thread) cannot pull the device out from under that worker.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -39,7 +40,14 @@ struct Job {
   bool done = false;
   bool consumed = false;  // waited for, or its callback has returned
   int waiters = 0;        // threads blocked in wait() on this job: they, not the callback, consume it
+  // When the emulated device ran it, and on which compute unit (the emulator's device times).
+  std::chrono::steady_clock::time_point device_start, device_end;
+  int unit = -1;
 };
+
+// What get_property("device_times:<job id>") returns: {start, end} in steady_clock nanoseconds
+// since its epoch, and the compute unit.
+using DeviceTimes = std::array<std::int64_t, 3>;
 
 class Device {
  public:
@@ -59,8 +67,11 @@ class Device {
   // Writes the outputs of every row: the output function of the HW bytes of the inputs, written as
   // the HW view (then converted back for CPU-typed outputs).
   void compute(const RowBuffers& rows) const noexcept;
-  // The body of one compute unit: runs queued jobs until stop() and an empty queue.
-  void work() noexcept;
+  // The body of compute unit `unit`: runs queued jobs until stop() and an empty queue.
+  void work(int unit) noexcept;
+  // The device times of one of the last kTimesKept jobs that finished (false: unknown or forgotten).
+  bool device_times(std::uint32_t job_id, DeviceTimes& out) const noexcept;
+  static constexpr std::size_t kTimesKept = 4096;
   // Stop taking new work; workers finish every queued job first.
   void stop() noexcept;
 
@@ -75,7 +86,7 @@ class Device {
   const std::vector<ViewConversion> in_conv_, out_conv_;
   const Logger log_;
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   std::deque<std::shared_ptr<Job>> queue_;
@@ -86,6 +97,8 @@ class Device {
   std::uint64_t storm_left_ = 0;
   bool storm_started_ = false;
   bool stopping_ = false;
+  std::unordered_map<std::uint32_t, DeviceTimes> times_;  // of the last kTimesKept finished jobs
+  std::deque<std::uint32_t> times_order_;
 };
 
 }  // namespace vart::emu

@@ -151,7 +151,9 @@ EmuRunner::EmuRunner(const std::string& model_path, const Options& options)
     cpu_out_.push_back(t.cpu);
   }
   try {
-    for (std::size_t i = 0; i < m.compute_units; ++i) workers_.emplace_back([device = device_] { device->work(); });
+    for (std::size_t i = 0; i < m.compute_units; ++i) {
+      workers_.emplace_back([device = device_, unit = static_cast<int>(i)] { device->work(unit); });
+    }
   } catch (const std::system_error& e) {
     device_->stop();
     for (auto& t : workers_) t.join();
@@ -233,6 +235,20 @@ std::any EmuRunner::get_property(const std::string& key) const {
   if (key == "compute_units") return m.compute_units;
   if (key == "execution_slots") return m.execution_slots;
   if (key == "service_time_us") return m.service_time_us;
+  // The emulator's own: when the emulated device ran a finished job (one of the last 4096), as
+  // DeviceTimes {start ns, end ns (steady clock), compute unit}; "device_times" alone says it can.
+  if (key == "device_times") return true;
+  if (key.rfind("device_times:", 0) == 0) {
+    DeviceTimes t{};
+    std::uint32_t id = 0;
+    try {
+      id = static_cast<std::uint32_t>(std::stoul(key.substr(13)));
+    } catch (const std::exception&) {
+      throw std::invalid_argument("Unknown property: " + key);
+    }
+    if (!device_->device_times(id, t)) throw std::invalid_argument("no device times for job " + key.substr(13));
+    return t;
+  }
   throw std::invalid_argument("Unknown property: " + key);
 }
 
