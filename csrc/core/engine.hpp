@@ -91,10 +91,10 @@ struct TensorView {
 struct TensorSpec {
   std::string name;
   DType dtype = DType::kUInt8;
-  std::vector<std::int64_t> shape;  // the slot array's shape, batch rows included
-  std::string layout;               // runtime's layout name ("NHWC", "NCHW", ...), may be empty
-  std::size_t nbytes = 0;           // whole slot buffer (all batch rows)
-  std::optional<Quant> quant;       // when the runtime has quantization parameters for it
+  std::vector<std::int64_t> shape;    // the slot array's shape, batch rows included
+  std::string layout;                 // runtime's layout name ("NHWC", "NCHW", ...), may be empty
+  std::size_t nbytes = 0;             // whole slot buffer (all batch rows)
+  std::optional<Quant> quant;         // when the runtime has quantization parameters for it
   std::optional<TensorView> hw, cpu;  // the runtime's views, when it has two (VART)
 };
 

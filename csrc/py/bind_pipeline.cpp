@@ -36,8 +36,8 @@ pb::dict spec_dict(const core::TensorSpec& t) {
   pb::dict views;
   for (const auto& [key, v] : {std::pair{"HW", &t.hw}, std::pair{"CPU", &t.cpu}}) {
     if (*v) {
-      views[key] = pb::make_tuple(std::string(core::dtype_name((*v)->dtype)), pb::tuple(pb::cast((*v)->shape)),
-                                  (*v)->layout);
+      views[key] =
+          pb::make_tuple(std::string(core::dtype_name((*v)->dtype)), pb::tuple(pb::cast((*v)->shape)), (*v)->layout);
     }
   }
   d["views"] = views;
