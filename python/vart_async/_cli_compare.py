@@ -15,9 +15,9 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from vart_async._config import read_json
 from vart_async._report import table
 
 MAX_REPORT_BYTES = 64 << 20
@@ -49,15 +49,7 @@ def rule(text: str) -> Rule:
 
 
 def load(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"not a regular file: {path}")
-    if p.stat().st_size > MAX_REPORT_BYTES:
-        raise ValueError(f"{path} is larger than {MAX_REPORT_BYTES >> 20} MiB")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{path} is not a JSON report: {e}") from None
+    doc = read_json(path, MAX_REPORT_BYTES, "a JSON report")
     if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith("vart-async-bench/"):
         raise ValueError(f"{path} is not a vart-async-bench JSON report (no 'schema')")
     return doc

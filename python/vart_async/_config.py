@@ -111,17 +111,26 @@ def summary_lines(info: Mapping[str, Any], kv: Any) -> list[str]:
 
 
 # -- benchmark_app's config files ------------------------------------------------------------------------
-def load_config(path: str, device: str) -> dict[str, str]:
-    """The properties for `device` in a benchmark_app config file; ValueError saying what is wrong."""
+def read_json(path: str, limit: int, what: str) -> Any:
+    """A JSON file a user names (a config, a report): a regular file of at most `limit` bytes;
+    ValueError `<path> is not <what>: ...` otherwise."""
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"--load-config: not a regular file: {path}")
-    if p.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"--load-config: {path} is larger than {MAX_CONFIG_BYTES >> 20} MiB")
+        raise ValueError(f"not a regular file: {path}")
+    if p.stat().st_size > limit:
+        raise ValueError(f"{path} is larger than {limit >> 20} MiB")
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"--load-config: {path} is not a JSON file: {e}") from None
+        raise ValueError(f"{path} is not {what}: {e}") from None
+
+
+def load_config(path: str, device: str) -> dict[str, str]:
+    """The properties for `device` in a benchmark_app config file; ValueError saying what is wrong."""
+    try:
+        doc = read_json(path, MAX_CONFIG_BYTES, "a JSON file")
+    except ValueError as e:
+        raise ValueError(f"--load-config: {e}") from None
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
         raise ValueError(f"--load-config: {path} must hold an object of device -> {{property: value}}")
     if device not in doc:
