@@ -130,3 +130,30 @@ def test_a_shell_pipe_into_head(descriptor, tmp_path):
     assert len(p.stdout.splitlines()) == 3
     assert "Traceback" not in p.stderr
     assert "BrokenPipe" not in p.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "wait", "key"),
+    [
+        (["-t", "30", "--stable", "0.001:3:0.5"], 1.0, "stability"),  # windows that never agree
+        (["-t", "1", "--rate", "50,100"], 1.6, "rate_sweep"),  # in the second rate's pass
+        (["-n", "5", "--max-latency", "0.001"], 1.0, "latency_budget"),  # in the search: nothing fits
+    ],
+)
+def test_ctrl_c_during_the_measurements_still_reports(descriptor, tmp_path, extra, wait, key):
+    model = descriptor(service_time_us=2000, service_jitter_us=3000)
+    p = _started([str(model), "-d", "--json", "r.json", *extra], tmp_path)
+    time.sleep(wait)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err
+    assert out.count("---- Summary") == 1
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert doc["submitted"] == doc["completed"] + doc["failed"] + doc["cancelled"]
+    if key == "stability":
+        assert doc["stability"]["converged"] is False
+        assert doc["stability"]["measured_windows"] >= 1
+    else:
+        assert key in doc  # what was measured before the signal

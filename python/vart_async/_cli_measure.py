@@ -190,12 +190,28 @@ def budget(text: str) -> Budget:
     return Budget(ms, pct)
 
 
-def search_budget(b: Budget, run_at: Any, jobs: int, steps: int = 7) -> dict[str, Any]:
+def budget_doc(b: Budget, points: list[dict[str, Any]], *, complete: bool) -> dict[str, Any]:
+    """The report of a search (complete=False: stopped early, the points measured so far)."""
+    within = [p for p in points if p["within"]]
+    best = max(within, key=lambda p: p["throughput_fps"]) if within else None
+    return {
+        "budget_ms": b.ms,
+        "percentile": b.percentile,
+        "points": points,
+        "best": best,
+        "complete": complete,
+    }
+
+
+def search_budget(
+    b: Budget, run_at: Any, jobs: int, steps: int = 7, points: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The highest throughput whose percentile stays within the budget: first a bisection over the
     jobs in flight (closed loop, 1 .. jobs), then, if even one job in flight is over the budget, a
     bisection over the arrival rate below its throughput. `run_at(rate or None, depth)` runs one
-    window. Latency grows with load on both axes, which is what bisection assumes."""
-    points: list[dict[str, Any]] = []
+    window. Latency grows with load on both axes, which is what bisection assumes. `points` (if
+    given) collects the points as they are measured, for a caller whose search is interrupted."""
+    points = [] if points is None else points
 
     def measure(rate: float | None, depth: int) -> dict[str, Any]:
         p = b.point(run_at(rate, depth), rate, depth)
@@ -222,7 +238,7 @@ def search_budget(b: Budget, run_at: Any, jobs: int, steps: int = 7) -> dict[str
                 best = p if best is None or p["throughput_fps"] > best["throughput_fps"] else best
             else:
                 high = rate
-    return {"budget_ms": b.ms, "percentile": b.percentile, "points": points, "best": best}
+    return budget_doc(b, points, complete=True)
 
 
 def budget_table(doc: dict[str, Any]) -> str:

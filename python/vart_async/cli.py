@@ -476,15 +476,17 @@ class Bench:
         """--max-latency: the highest throughput within the latency budget (one window per point)."""
         window = self.a.stable.window_s if self.a.stable else 2.0
         self.say(f"---- Latency budget search ({window:g} s per point) ----")
+        points: list[dict[str, Any]] = []
         try:
             doc = _cli_measure.search_budget(
                 self.a.max_latency,
                 lambda rate, k: self._run(session, "async", seconds=window, rate=rate, warmup=0, depth=k),
                 session.jobs,
+                points=points,
             )
         except (Interrupted, RunError, _NotStarted) as e:
             self._stopped(e)
-            return
+            doc = _cli_measure.budget_doc(self.a.max_latency, points, complete=False)
         self.say(_cli_measure.budget_table(doc))
         self.extra["latency_budget"] = doc
 
