@@ -43,7 +43,7 @@ def hints(r: RunResult, warmup: int) -> list[str]:
     out = []
     cores = os.cpu_count() or 1
     busy_cores = r.cpu_s / r.wall_s if r.wall_s > 0 and not math.isnan(r.cpu_s) else 0.0
-    if busy_cores >= 0.9 * cores and r.max_in_flight < r.jobs:
+    if busy_cores >= 0.9 * cores and r.max_in_flight < r.jobs and r.mode != "sync":  # sync: one by design
         out.append(
             f"host-bound: the process kept {busy_cores:.2f} of {cores} cores busy and never had "
             f"all {r.jobs} jobs in flight (max {r.max_in_flight}); the device waits for the host"
