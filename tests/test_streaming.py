@@ -51,7 +51,7 @@ def test_stream_yields_each_frames_outputs_in_order(descriptor):
 
 
 def test_stream_zero_copy_views_are_the_slot_buffers(descriptor):
-    with vart_async.open(descriptor(), jobs=2) as s:
+    with vart_async.open(descriptor(), jobs=2, input_tensor_type="CPU") as s:
         frames = _frames(s, 6)
         for i, outs in enumerate(s.stream(frames, copy=False)):
             slot = s.slots[i % 2]

@@ -54,18 +54,24 @@ bool Completer::enqueue(Pending frame, Clock::time_point deadline, const Interru
       const std::size_t k = window_.acquire(kCallbacks, Clock::time_point{});
       if (k != kNone) {
         lock.unlock();
-        submit_into(k, frame.tag, frame.inputs, nullptr);
+        submit_into(k, frame, nullptr);
         return true;
       }
     }
   }
-  // Else it waits for a slot, in a copy of its own.
-  const Slot& shape = window_.slot(0);
-  for (std::size_t i = 0; i < shape.inputs().size() && i < frame.inputs.size(); ++i) {
-    const auto* src = static_cast<const std::byte*>(frame.inputs[i]);
-    frame.owned.emplace_back(src, src + shape.inputs()[i].nbytes);
+  // Else it waits for a slot, in a copy of its own (on the caller's memory: as it is).
+  if (!frame.external) {
+    const Slot& shape = window_.slot(0);
+    std::uint64_t copied = 0;
+    for (std::size_t i = 0; i < shape.inputs().size() && i < frame.inputs.size(); ++i) {
+      const auto* src = static_cast<const std::byte*>(frame.inputs[i]);
+      frame.owned.emplace_back(src, src + shape.inputs()[i].nbytes);
+      copied += shape.inputs()[i].nbytes;
+    }
+    window_.count_copied(copied, 0);
+    frame.inputs.clear();
+    for (const auto& b : frame.owned) frame.inputs.push_back(b.data());
   }
-  frame.inputs.clear();
   {
     std::unique_lock<std::mutex> lock(mutex_);
     auto next_check = Clock::now() + kWaitSlice;
@@ -88,18 +94,23 @@ bool Completer::enqueue(Pending frame, Clock::time_point deadline, const Interru
   return true;
 }
 
-void Completer::submit_into(std::size_t k, std::uint64_t tag, const std::vector<const void*>& inputs,
-                            std::vector<Delivery>* failed) {
+void Completer::submit_into(std::size_t k, const Pending& frame, std::vector<Delivery>* failed) {
   const Slot& slot = window_.slot(k);
-  for (std::size_t i = 0; i < slot.inputs().size() && i < inputs.size(); ++i) {
-    std::memcpy(slot.inputs()[i].data, inputs[i], slot.inputs()[i].nbytes);
+  if (!frame.external) {
+    std::uint64_t copied = 0;
+    for (std::size_t i = 0; i < slot.inputs().size() && i < frame.inputs.size(); ++i) {
+      std::memcpy(slot.inputs()[i].data, frame.inputs[i], slot.inputs()[i].nbytes);
+      copied += slot.inputs()[i].nbytes;
+    }
+    window_.count_copied(copied, 0);
   }
-  const Outcome o = window_.submit(k, tag, saturating_add(Clock::now(), wait_timeout_));
+  const Outcome o = window_.submit(k, frame.tag, saturating_add(Clock::now(), wait_timeout_), nullptr, nullptr,
+                                   frame.external.get());
   if (o.ok()) return;
   window_.give_back(k);
   Delivery d;
   d.job.slot = k;
-  d.job.tag = tag;
+  d.job.tag = frame.tag;
   d.job.outcome = o;
   const std::lock_guard<std::mutex> lock(mutex_);
   (failed != nullptr ? *failed : refused_).push_back(std::move(d));
@@ -138,18 +149,21 @@ void Completer::refill(std::vector<Delivery>* failed) {
       backlog_.pop_front();
     }
     room_.notify_all();
-    std::vector<const void*> inputs;
-    for (const auto& b : next.owned) inputs.push_back(b.data());
-    submit_into(k, next.tag, inputs, failed);
+    submit_into(k, next, failed);
   }
 }
 
 Delivery Completer::take(const Collected& c) {
   Delivery d;
   d.job = c;
-  if (c.outcome.ok()) {
+  if (c.outcome.ok() && !c.external) {
     d.outputs = std::make_shared<OutputBlock>();
-    for (const Buffer& b : window_.slot(c.slot).outputs()) d.outputs->outputs.emplace_back(b.data, b.data + b.nbytes);
+    std::uint64_t copied = 0;
+    for (const Buffer& b : window_.slot(c.slot).outputs()) {
+      d.outputs->outputs.emplace_back(b.data, b.data + b.nbytes);
+      copied += b.nbytes;
+    }
+    window_.count_copied(0, copied);
   }
   window_.release(c.slot);  // the outputs are ours now: the slot can take the next frame
   return d;

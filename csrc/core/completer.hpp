@@ -27,15 +27,18 @@ struct OutputBlock {
 
 struct Delivery {
   Collected job;                         // done: collected; else given up / not submitted (outcome says)
-  std::shared_ptr<OutputBlock> outputs;  // set when the job completed
+  std::shared_ptr<OutputBlock> outputs;  // set when the job completed (and did not run on the caller's memory)
 };
 
 // A frame for a slot: where each input's bytes are (valid during enqueue() only: a frame that
 // has to wait for a slot is copied into `owned` first, so the caller may reuse its arrays at once).
+// With `external` the job runs on the caller's memory instead (no copy, not even in the backlog):
+// its inputs and outputs, kept alive by external->keep.
 struct Pending {
   std::uint64_t tag = 0;
   std::vector<const void*> inputs;
   std::vector<std::vector<std::byte>> owned;
+  std::shared_ptr<External> external;
 };
 
 class Completer {
@@ -72,8 +75,7 @@ class Completer {
   // Submits backlog frames into free slots; failures go to `failed`.
   void refill(std::vector<Delivery>* failed);
   // Copies a frame into reserved slot k and submits it; a refusal goes to `failed` (or refused_).
-  void submit_into(std::size_t k, std::uint64_t tag, const std::vector<const void*>& inputs,
-                   std::vector<Delivery>* failed);
+  void submit_into(std::size_t k, const Pending& frame, std::vector<Delivery>* failed);
   Delivery take(const Collected& c);  // copies the outputs out and releases the slot
   void deliver(std::vector<Delivery>& batch) noexcept;
 

@@ -145,6 +145,12 @@ class Slot {
   const std::vector<Buffer>& inputs() const noexcept { return inputs_; }
   const std::vector<Buffer>& outputs() const noexcept { return outputs_; }
 
+  // Kept by the job window while the slot is bound to a caller's memory (Engine::bind): whatever
+  // keeps that memory alive. Dropped when the slot is bound again, or with the slot (which a job
+  // that never finished keeps forever).
+  std::shared_ptr<const void> caller_memory;
+  bool bound = false;
+
  protected:
   std::vector<Buffer> inputs_;
   std::vector<Buffer> outputs_;
@@ -181,6 +187,26 @@ class Engine {
     (void)slot;
     (void)done;
     return false;
+  }
+
+  // Optional: jobs over the caller's memory instead of the slot's own buffers. Why tensor `i` of
+  // the inputs (`input`) or outputs cannot be the caller's memory; empty when it can. The default:
+  // this engine runs jobs on its own buffers only.
+  virtual std::string bind_refusal(bool input, std::size_t i) const {
+    (void)input;
+    (void)i;
+    return "this engine runs jobs on its own buffers only";
+  }
+
+  // Optional. The slot's next jobs read their inputs from `inputs` and write their outputs to
+  // `outputs` (one Buffer per tensor, each of the slot buffer's size, valid until the slot is bound
+  // again) instead of the slot's own buffers; an empty vector keeps that side's own buffers, and
+  // two empty vectors give the slot its own buffers back. Input buffers are only read. Called only
+  // while the slot's job is not in flight. kFailed (nothing changed) when the runtime refuses.
+  virtual Status bind(Slot& slot, const std::vector<Buffer>& inputs, const std::vector<Buffer>& outputs) noexcept {
+    (void)slot;
+    if (inputs.empty() && outputs.empty()) return Status::ok();
+    return Status::failed(bind_refusal(!inputs.empty(), 0));
   }
 
   // Optional. After wait() or run() returned kOk/kFailed for the slot's last job: when the device

@@ -128,7 +128,10 @@ RunStats Pipeline::run(const RunOptions& options) {
     first = first_job_ns(w);
   }
   const std::int64_t cpu0 = process_cpu_ns();
+  const std::uint64_t in0 = window_->copied_in(), out0 = window_->copied_out();
   RunStats st = run_loop(options, true);
+  st.bytes_copied_in = window_->copied_in() - in0;  // the run holds every slot: only its own copies
+  st.bytes_copied_out = window_->copied_out() - out0;
   st.first_job_ns = first >= 0 ? first : first_job_ns(st);
   const std::int64_t cpu1 = process_cpu_ns();
   st.cpu_ns = cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0;
@@ -229,8 +232,13 @@ class RunBook {
 
 void Pipeline::stage(std::size_t k, const std::vector<Buffer>& frame) {
   const auto& inputs = slots_[k]->inputs();
-  for (std::size_t i = 0; i < frame.size() && i < inputs.size(); ++i)
-    std::memcpy(inputs[i].data, frame[i].data, std::min(frame[i].nbytes, inputs[i].nbytes));
+  std::uint64_t copied = 0;
+  for (std::size_t i = 0; i < frame.size() && i < inputs.size(); ++i) {
+    const std::size_t n = std::min(frame[i].nbytes, inputs[i].nbytes);
+    std::memcpy(inputs[i].data, frame[i].data, n);
+    copied += n;
+  }
+  window_->count_copied(copied, 0);
 }
 
 // One run's driver of the job window: prime, refill (on arrival times in an open loop), collect,

@@ -72,6 +72,8 @@ struct RunStats {
   std::uint64_t records_dropped = 0;  // jobs past max_records (their latency is in `latency` only)
   LatencyHistogram latency;           // of every completed job (t_done - t_submit)
   std::int64_t first_job_ns = -1;     // latency of the call's very first job (warm-up's if any); -1 none
+  // Bytes copied into the slots' inputs (RunOptions::frames) and out of their outputs by the run.
+  std::uint64_t bytes_copied_in = 0, bytes_copied_out = 0;
   // Open loop: arrivals dropped (drop_late), and jobs that started >= kLate after their arrival.
   std::uint64_t dropped = 0, late = 0;
   std::int64_t late_max_ns = 0, late_total_ns = 0;

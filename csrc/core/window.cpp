@@ -223,8 +223,25 @@ void JobWindow::give_back(std::size_t k) {
   changed_.notify_all();
 }
 
+Status JobWindow::bind(std::size_t k, External* external) {
+  Slot& slot = *slots_[k];
+  if (external == nullptr) {
+    if (!slot.bound) return Status::ok();
+    const Status s = engine_.bind(slot, {}, {});
+    if (!s.is_ok()) return s;
+    slot.bound = false;
+    slot.caller_memory.reset();  // what kept the caller's arrays alive (may take the GIL: no lock held)
+    return s;
+  }
+  const Status s = engine_.bind(slot, external->inputs, external->outputs);
+  if (!s.is_ok()) return s;
+  slot.bound = true;
+  slot.caller_memory = std::move(external->keep);
+  return s;
+}
+
 Outcome JobWindow::submit(std::size_t k, std::uint64_t tag, Clock::time_point busy_deadline,
-                          std::uint64_t* busy_answers, std::uint64_t* seq) {
+                          std::uint64_t* busy_answers, std::uint64_t* seq, External* external) {
   check_slot(k);
   {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -232,6 +249,8 @@ Outcome JobWindow::submit(std::size_t k, std::uint64_t tag, Clock::time_point bu
       throw std::logic_error(slot_text(k) + " was not acquired for submission");
   }
   // The slot is reserved: no other thread calls the engine on it until it is in flight.
+  const Status bound = bind(k, external);
+  if (!bound.is_ok()) return outcome_of(Status::failed(bound.message), true);
   microseconds backoff = kBackoffMin;
   for (;;) {
     const auto t_submit = Clock::now();
@@ -246,6 +265,7 @@ Outcome JobWindow::submit(std::size_t k, std::uint64_t tag, Clock::time_point bu
         j.tag = tag;
         j.t_submit = t_submit;
         j.t_started = t_started;
+        j.external = external != nullptr && !external->outputs.empty();
         if (seq != nullptr) *seq = j.seq;
       }
       changed_.notify_all();
@@ -267,8 +287,9 @@ Collected JobWindow::run_now(std::size_t k, std::uint64_t tag) {
     if (jobs_[k].state != SlotState::kReserved) throw std::logic_error(slot_text(k) + " was not acquired for a job");
   }
   Collected out;
+  const Status bound = bind(k, nullptr);
   out.t_submit = out.t_started = Clock::now();
-  const Status s = engine_.run(*slots_[k]);
+  const Status s = bound.is_ok() ? engine_.run(*slots_[k]) : bound;
   out.t_done = Clock::now();
   out.device_known = engine_.device_times(*slots_[k], out.device);
   const std::lock_guard<std::mutex> lock(mutex_);
@@ -277,6 +298,7 @@ Collected JobWindow::run_now(std::size_t k, std::uint64_t tag) {
   j.seq = ++next_seq_;
   j.tag = tag;
   j.t_submit = j.t_started = out.t_submit;
+  j.external = false;
   j.last = outcome_of(s, false);
   out.done = true;
   out.slot = k;

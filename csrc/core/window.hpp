@@ -93,8 +93,17 @@ struct Collected {
   std::uint64_t tag = 0;  // the owner's id for the job (a frame index)
   Outcome outcome;
   Clock::time_point t_submit{}, t_started{}, t_done{};
+  bool external = false;      // the job wrote its outputs to the caller's memory, not the slot's
   bool device_known = false;  // the engine told when the device ran it
   DeviceTimes device;
+};
+
+// The caller's memory for one job (Engine::bind): a Buffer per input and per output (an empty
+// vector: that side uses the slot's own buffers), and what keeps that memory alive until the
+// slot is bound again (at least until the job is done).
+struct External {
+  std::vector<Buffer> inputs, outputs;
+  std::shared_ptr<const void> keep;
 };
 
 class JobWindow {
@@ -133,8 +142,11 @@ class JobWindow {
   // (now: no retry); then kBusyTimeout, and the slot stays reserved. kSubmitFailed: not started,
   // slot still reserved. `busy_answers` counts the busy answers.
   // On success *seq (if given) is the job's window-wide number.
+  // The slot's own buffers are used (given back first if an earlier job was bound to a caller's
+  // memory), or with `external` the caller's memory (a refusal of the runtime is kSubmitFailed).
   Outcome submit(std::size_t k, std::uint64_t tag, Clock::time_point busy_deadline,
-                 std::uint64_t* busy_answers = nullptr, std::uint64_t* seq = nullptr);
+                 std::uint64_t* busy_answers = nullptr, std::uint64_t* seq = nullptr,
+                 External* external = nullptr);
   // Runs reserved slot k's job synchronously; the slot ends collected (release() it).
   Collected run_now(std::size_t k, std::uint64_t tag);
 
@@ -163,6 +175,15 @@ class JobWindow {
   // `deadline` or `interrupted`; returns the slots whose jobs are still running.
   std::vector<std::size_t> drain(Clock::time_point deadline, const Interrupt& interrupted = {});
 
+  // Bytes copied between the caller's memory and the slots' buffers (inputs in, outputs out), by
+  // whoever copies them (a frame staged into a slot, outputs copied out): Session.bytes_copied.
+  void count_copied(std::uint64_t in, std::uint64_t out) noexcept {
+    if (in != 0) copied_in_.fetch_add(in, std::memory_order_relaxed);
+    if (out != 0) copied_out_.fetch_add(out, std::memory_order_relaxed);
+  }
+  std::uint64_t copied_in() const noexcept { return copied_in_.load(std::memory_order_relaxed); }
+  std::uint64_t copied_out() const noexcept { return copied_out_.load(std::memory_order_relaxed); }
+
   // Wakes every thread waiting in the window (to look at a flag of its own).
   void wake() noexcept { changed_.notify_all(); }
 
@@ -177,6 +198,7 @@ class JobWindow {
     bool claimed = false;  // a thread is calling the engine on this slot (outside the lock)
     std::uint64_t seq = 0, tag = 0;
     Clock::time_point t_submit{}, t_started{};
+    bool external = false;  // job `seq` writes its outputs to the caller's memory
     Outcome last;  // the outcome of job `seq` once collected
   };
   // What the engine's completion reports write: shared with its callbacks, which may outlive the
@@ -190,6 +212,9 @@ class JobWindow {
   };
 
   using Lock = std::unique_lock<std::mutex>;
+  // Binds reserved slot k to `external`'s memory, or (null) gives it its own buffers back if it was
+  // bound. No lock held; the slot is the caller's.
+  Status bind(std::size_t k, External* external);
   void check_slot(std::size_t k) const;
   void check_taker(Owner owner) const;  // exclusive mode
   // Whether abandoned slot k's job is done (then it goes idle). Called with the lock held; calls the
@@ -228,7 +253,8 @@ class JobWindow {
   std::int64_t spin_ns_ = 0;
   std::int64_t wait_ewma_ns_ = 0;      // recent collect() waits for a report
   std::int64_t acquire_ewma_ns_ = 0;   // recent acquire() waits for a free slot
-  std::atomic<std::size_t> frees_{0};  // slots freed so far (what a spinning acquire() watches)
+  std::atomic<std::size_t> frees_{0};
+  std::atomic<std::uint64_t> copied_in_{0}, copied_out_{0};  // slots freed so far (what a spinning acquire() watches)
 };
 
 }  // namespace vart_async::core

@@ -58,6 +58,7 @@ bool JobWindow::finish_wait(Lock& lock, std::size_t k, Clock::time_point deadlin
   out.tag = j.tag;
   out.outcome = j.last;
   out.t_submit = j.t_submit;
+  out.external = j.external;
   out.t_started = j.t_started;
   out.t_done = t_done;
   return true;

@@ -109,6 +109,8 @@ pb::dict stats_dict(const core::RunStats& s) {
   d["completion_order"] = s.completion_order;
   d["records_dropped"] = s.records_dropped;
   d["first_job_ns"] = s.first_job_ns;
+  d["bytes_copied_in"] = s.bytes_copied_in;
+  d["bytes_copied_out"] = s.bytes_copied_out;
   d["dropped"] = s.dropped;
   d["late"] = s.late;
   d["late_max_ns"] = s.late_max_ns;
@@ -256,6 +258,23 @@ void bind_pipeline(pb::module_& m) {
           "set_spin", [](PipelineHandle& h, std::int64_t us) { h.get().set_spin(std::chrono::microseconds(us)); },
           pb::arg("microseconds"),
           "Adaptive spin-then-block limit for completion waits (engines that report completions).")
+      .def_property_readonly(
+          "bytes_copied",
+          [](PipelineHandle& h) {
+            const core::JobWindow& w = h.get().window();
+            return pb::make_tuple(w.copied_in(), w.copied_out());
+          },
+          "(input bytes copied into slots, output bytes copied out of them), since the pipeline was made.")
+      .def(
+          "bind_refusals",
+          [](PipelineHandle& h) {
+            const core::Engine& e = h.get().engine();
+            pb::list ins, outs;
+            for (std::size_t i = 0; i < e.info().inputs.size(); ++i) ins.append(e.bind_refusal(true, i));
+            for (std::size_t i = 0; i < e.info().outputs.size(); ++i) outs.append(e.bind_refusal(false, i));
+            return pb::make_tuple(ins, outs);
+          },
+          "Per input and per output: why a job cannot run on the caller's memory for it ('' when it can).")
       .def_property_readonly("knows_completion_order",
                              [](PipelineHandle& h) { return h.get().knows_completion_order(); })
       .def("close", &PipelineHandle::close,

@@ -91,12 +91,27 @@ class Submitter {
   // slot that frees, waiting up to `timeout_ms` for room there. 1: done; 0: no room in time; -1:
   // the frame needs converting first (nothing was done). The frame must stay alive until its job
   // is delivered.
-  int submit(const pb::handle& frame, std::uint64_t tag, std::int64_t timeout_ms) {
+  // With `outputs` (a list of arrays, not None) the job runs on the caller's memory, the frame's
+  // and those arrays (copy=False): nothing is copied, and both are kept alive until the slot is
+  // bound again; the frame must then be exact (else ValueError: the caller checks first).
+  int submit(const pb::handle& frame, std::uint64_t tag, std::int64_t timeout_ms, const pb::object& outputs) {
     const Source src = check_(frame);
-    if (!src.exact) return -1;
+    const bool external = !outputs.is_none();
+    if (!src.exact || (external && !src.aligned)) {
+      if (external) throw std::invalid_argument("copy=False needs a frame of exactly the inputs' dtypes and sizes");
+      return -1;
+    }
     const PipelineHandle::InUse in_use(h_);
     core::Pipeline& p = in_use.pipeline();
-    core::Pending pending{tag, std::vector<const void*>(src.data, src.data + p.engine().info().inputs.size())};
+    const std::size_t n_in = p.engine().info().inputs.size();
+    core::Pending pending{tag, std::vector<const void*>(src.data, src.data + n_in), {}, nullptr};
+    if (external) {
+      auto ext = std::make_shared<core::External>();
+      ext->inputs = src.buffers(n_in);
+      ext->outputs = output_buffers(outputs, p);
+      ext->keep = keep_alive(pb::make_tuple(frame, outputs));
+      pending.external = std::move(ext);
+    }
     // From a callback, waiting for room would wait for the very thread that makes it.
     const bool from_callback = p.on_completion_thread();
     bool queued = false;
@@ -146,6 +161,7 @@ void bind_submit(pb::module_& m) {
            pb::arg("deliver"), pb::arg("wait_timeout_ms"), pb::arg("backlog"), pb::keep_alive<1, 2>(),
            "Frames for the completion thread, which calls deliver(batch) with the GIL once per batch.")
       .def("submit", &Submitter::submit, pb::arg("frame"), pb::arg("tag"), pb::arg("timeout_ms"),
+           pb::arg("outputs") = pb::none(),
            "Submits an exact frame or leaves it in the backlog: 1 done, 0 no room in time, -1 convert it first. "
            "Releases the GIL; Ctrl-C raises.")
       .def("wait_all", &Submitter::wait_all, pb::arg("timeout_ms"),

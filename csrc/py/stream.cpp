@@ -166,22 +166,34 @@ std::size_t Stream::slot_for_next() {
 
 void Stream::submit(const pb::handle& frame) {
   const Source src = check_(frame);  // before any wait: after one, the slot's idle time counts
+  if (!copy_ && (!src.exact || !src.aligned)) {
+    stage_(pb::none(), frame);  // copy=False: the Python rule says why this frame cannot be used as it is
+    throw std::invalid_argument("copy=False needs frames of exactly the inputs' dtypes and sizes");
+  }
   std::size_t k = window_.acquire(owner_, Clock::time_point{});  // a free slot goes first
   if (k == core::kNone) {
     if (copy_ && in_flight_ > 0 && turnaround(src)) return;
     k = slot_for_next();
   }
+  core::External external;  // copy=False: the job reads the frame's own memory, kept alive by the slot
   try {
-    stage(k, frame, src);
+    if (copy_) {
+      stage(k, frame, src);
+    } else {
+      external.inputs = src.buffers(pipe_.get().slot(k).inputs().size());
+      external.keep = keep_alive(pb::reinterpret_borrow<pb::object>(frame));
+    }
   } catch (...) {
     window_.give_back(k);
     throw;
   }
   core::Outcome o;
   {
-    // Safe: submission touches only C++ objects (the frame was copied above).
+    // Safe: submission touches only C++ objects (the frame was copied above, or is kept alive by
+    // `external`, whose last reference is dropped with the GIL taken).
     const pb::gil_scoped_release release;
-    o = window_.submit(k, next_frame_, core::deadline_in(busy_timeout_));
+    o = window_.submit(k, next_frame_, core::deadline_in(busy_timeout_), nullptr, nullptr,
+                       copy_ ? nullptr : &external);
   }
   submitted(k, o);
 }
@@ -199,11 +211,14 @@ void Stream::submitted(std::size_t k, const core::Outcome& o) {
 }
 
 void Stream::stage(std::size_t k, const pb::handle& frame, const Source& src) {
+  const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
+  std::uint64_t total = 0;
+  for (const core::Buffer& b : bufs) total += b.nbytes;
+  window_.count_copied(total, 0);
   if (!src.exact) {
     stage_(slot_inputs_[k], frame);
     return;
   }
-  const std::vector<core::Buffer>& bufs = pipe_.get().slot(k).inputs();
   if (src.total > kReleaseGilAbove) {
     // Safe: the frame's arrays are referenced by our caller for the duration of this call.
     const pb::gil_scoped_release release;

@@ -29,9 +29,12 @@ void Stream::collect_one() {
   pb::list out = take_spare();
   if (c.outcome.ok()) {
     const std::vector<core::Buffer>& bufs = pipe_.get().slot(c.slot).outputs();
+    std::uint64_t copied = 0;
     for (std::size_t i = 0; i < bufs.size(); ++i) {
       std::memcpy(pb::reinterpret_borrow<pb::array>(out[i]).mutable_data(), bufs[i].data, bufs[i].nbytes);
+      copied += bufs[i].nbytes;
     }
+    window_.count_copied(0, copied);
   }
   window_.release(c.slot);
   --in_flight_;
@@ -59,11 +62,14 @@ bool Stream::turnaround(const Source& src) {
     c = window_.collect(owner_, Pick::kFirstDone, Clock::now() + core::kWaitSlice);
     if (c.done && c.outcome.ok()) {
       const core::Slot& slot = p.slot(c.slot);
+      std::uint64_t copied = 0;
       for (std::size_t i = 0; i < slot.outputs().size(); ++i) {
         std::memcpy(dst[i], slot.outputs()[i].data, slot.outputs()[i].nbytes);
+        copied += slot.outputs()[i].nbytes;
       }
       window_.reuse(c.slot);  // stays ours: the next frame goes into it
       src.copy_to(slot.inputs());
+      window_.count_copied(src.total, copied);
       submitted_as = window_.submit(c.slot, next_frame_, core::deadline_in(busy_timeout_));
     }
   }

@@ -8,7 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "core/pipeline.hpp"
@@ -24,8 +28,19 @@ inline constexpr std::size_t kMaxDirectTensors = 8;
 // copied from; `exact` is false for anything else (it goes through the Python staging rule).
 struct Source {
   bool exact = false;
+  bool aligned = true;  // every array's data is aligned to its element size (needed without a copy)
   std::size_t total = 0;
   const void* data[kMaxDirectTensors] = {};
+  std::size_t nbytes[kMaxDirectTensors] = {};
+
+  // The frame's own memory as a job's inputs (copy=False): the runtime only reads it.
+  std::vector<core::Buffer> buffers(std::size_t n) const {
+    std::vector<core::Buffer> out;
+    for (std::size_t i = 0; i < n; ++i) {
+      out.push_back(core::Buffer{const_cast<std::byte*>(static_cast<const std::byte*>(data[i])), nbytes[i]});
+    }
+    return out;
+  }
 
   // Copies an exact frame into a slot's input buffers (no Python object is touched).
   void copy_to(const std::vector<core::Buffer>& inputs) const {
@@ -68,7 +83,11 @@ class FrameCheck {
         return src;
       }
       src.data[i] = a.data();
+      src.nbytes[i] = nbytes_[i];
       src.total += nbytes_[i];
+      if (reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(dt.itemsize()) != 0) {
+        src.aligned = false;
+      }
     }
     src.exact = true;
     return src;
@@ -78,6 +97,44 @@ class FrameCheck {
   std::vector<pybind11::dtype> dtypes_;
   std::vector<std::size_t> nbytes_;
 };
+
+// What keeps a Python object (a frame, the caller's output arrays) alive for as long as a slot is
+// bound to its memory; dropped with the GIL taken, whichever thread lets go of it.
+inline std::shared_ptr<const void> keep_alive(const pybind11::object& o) {
+  return std::shared_ptr<const void>(new pybind11::object(o), [](const void* p) {
+    const pybind11::gil_scoped_acquire gil;
+    delete static_cast<const pybind11::object*>(p);
+  });
+}
+
+// The caller's output arrays for a job without copies (copy=False, out=...): one writable,
+// C-contiguous, aligned array per output of exactly the output's dtype and size. Checked here too
+// (Python checks first, with names and shapes in its messages), so nothing unsafe gets through.
+inline std::vector<core::Buffer> output_buffers(const pybind11::handle& outs, core::Pipeline& p) {
+  namespace pb = pybind11;
+  const core::EngineInfo& info = p.engine().info();
+  const auto list = pb::reinterpret_borrow<pb::sequence>(outs);
+  if (static_cast<std::size_t>(pb::len(list)) != info.outputs.size()) {
+    throw std::invalid_argument("out= needs one array per model output (" + std::to_string(info.outputs.size()) + ")");
+  }
+  std::vector<core::Buffer> bufs;
+  for (std::size_t i = 0; i < info.outputs.size(); ++i) {
+    const pb::object item = list[i];
+    if (!pb::isinstance<pb::array>(item)) throw std::invalid_argument("out[" + std::to_string(i) + "] is not an array");
+    auto a = pb::reinterpret_borrow<pb::array>(item);
+    const pb::dtype want = numpy_dtype(info.outputs[i].dtype);
+    const std::size_t n = p.slot(0).outputs()[i].nbytes;
+    if (!(a.dtype().is(want) || a.dtype().equal(want)) || (a.flags() & pb::array::c_style) == 0 || !a.writeable() ||
+        static_cast<std::size_t>(a.nbytes()) != n ||
+        reinterpret_cast<std::uintptr_t>(a.data()) % static_cast<std::uintptr_t>(want.itemsize()) != 0) {
+      throw std::invalid_argument("out[" + std::to_string(i) + "] must be a writable, C-contiguous, aligned " +
+                                  std::string(core::dtype_name(info.outputs[i].dtype)) + " array of " +
+                                  std::to_string(n) + " bytes");
+    }
+    bufs.push_back(core::Buffer{static_cast<std::byte*>(a.mutable_data()), n});
+  }
+  return bufs;
+}
 
 // Output arrays for collected jobs. A list handed out earlier is used again when nothing but us can
 // see it or its arrays any more (reference counts of 1: no name, container, view or buffer of the

@@ -88,7 +88,7 @@ class QueuedJob:
     """A job submitted with its inputs. Without a callback it keeps a copy of its outputs."""
 
     __slots__ = (
-        "_board", "_callback", "_done", "_frame", "_future", "_loop", "error", "outputs", "slot", "userdata"
+        "_board", "_callback", "_done", "_future", "_loop", "_out", "error", "outputs", "slot", "userdata"
     )
 
     def __init__(
@@ -106,7 +106,8 @@ class QueuedJob:
         self._future = future
         self._loop = future.get_loop() if future is not None else None
         self._done = False
-        self._frame: Any = None  # the input arrays, kept alive until the job is delivered
+        #: copy=False: the arrays the job writes its outputs into (the caller's, or new ones).
+        self._out: list[Any] | None = None
         self.outputs: Outputs | None = None
         self.error: BaseException | None = None
 
@@ -198,8 +199,10 @@ class Deliveries:
             if job is None:
                 continue
             job.slot = slot
-            job._frame = None
             finished.append(job)
+            if outputs is None and done and reason == "finished":
+                outputs = job._out  # copy=False: the job wrote them into these arrays
+            job._out = None
             if not (done and reason == "finished") or outputs is None:
                 if reason == "submit_failed":
                     text = f"submission on slot {slot} was refused: {message}"
@@ -211,8 +214,8 @@ class Deliveries:
                 else:
                     self._keep(job.error)
                 continue
-            # The outputs were copied out of the slot (which already runs the next frame): arrays
-            # of the job's own.
+            # The outputs were copied out of the slot (which already runs the next frame), or
+            # written into the job's own arrays (copy=False): arrays of the job's own.
             named = _outputs.Outputs(outputs, self._names)
             if job._loop is not None:
                 for_loops.setdefault(job._loop, []).append((job, named))

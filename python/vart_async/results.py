@@ -78,6 +78,10 @@ class RunResult:
     records_dropped: int = 0
     latency_counts: npt.NDArray[np.uint64] | None = field(default=None, repr=False)
     first_job_ns: int = -1
+    #: Bytes the run copied into the slots' inputs (run(frames=...)) and out of their outputs: 0
+    #: for a replay of what the slots hold.
+    bytes_copied_in: int = 0
+    bytes_copied_out: int = 0
     #: Open loop (run(rate=...)): when each job was due; its latency runs from then.
     t_arrival: npt.NDArray[np.float64] | None = field(default=None, repr=False)
     rate_fps: float = 0.0  # the arrival rate asked for; 0: a closed loop
@@ -137,6 +141,8 @@ class RunResult:
             records_dropped=int(raw.get("records_dropped", 0)),
             latency_counts=np.asarray(raw["latency_counts"]) if "latency_counts" in raw else None,
             first_job_ns=int(raw.get("first_job_ns", -1)),
+            bytes_copied_in=int(raw.get("bytes_copied_in", 0)),
+            bytes_copied_out=int(raw.get("bytes_copied_out", 0)),
             t_arrival=seconds("t_arrival") if "t_arrival" in raw else None,
             rate_fps=rate_fps,
             arrival=arrival if rate_fps > 0 else "",
@@ -186,6 +192,8 @@ class RunResult:
             records_dropped=sum(r.records_dropped for r in results),
             latency_counts=_sum_counts(counts),
             first_job_ns=first.first_job_ns,
+            bytes_copied_in=sum(r.bytes_copied_in for r in results),
+            bytes_copied_out=sum(r.bytes_copied_out for r in results),
             dropped=sum(r.dropped for r in results),
             late=sum(r.late for r in results),
             late_max_s=max(r.late_max_s for r in results),

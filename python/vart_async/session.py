@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from vart_async import _config, _core, _engines, _inputs, _outputs, _quant, _staging
+from vart_async import _config, _core, _engines, _inputs, _outputs, _quant, _staging, _zero_copy
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -165,6 +165,7 @@ class Session:
         # Where the completion thread delivers callback jobs, and the native side of submitting
         # them (both made with the first of them).
         self._board: Deliveries | None = None
+        self._refusals: tuple[list[str], list[str]] | None = None  # per tensor: why copy=False cannot bind it
         self._sub: Any = None
 
     # -- lifetime ---------------------------------------------------------------------------------
@@ -371,6 +372,8 @@ class Session:
         callback: Callback | None = None,
         userdata: Any = None,
         busy_timeout: float = DEFAULT_WAIT_TIMEOUT_S,
+        copy: bool = True,
+        out: Any = None,
     ) -> Any:
         """Starts a job and returns at once (the GIL is released while the runtime is called).
 
@@ -389,10 +392,21 @@ class Session:
         works while a slot or the backlog has room and raises RuntimeError when none has (waiting
         would deadlock).
         "Busy" answers are retried with backoff for up to `busy_timeout` seconds.
+
+        `copy=False` runs the job on your arrays themselves, nothing copied: the inputs (exactly
+        the inputs' dtypes and shapes, C-contiguous, aligned) and `out` (a list or name→array dict
+        of writable arrays the outputs are written into; None: new arrays). The job keeps them
+        alive until it is done: do not write the inputs or read `out` before then. VART allows
+        this for CPU-typed tensors only (ValueError for HW-typed ones: write into the slot arrays
+        instead, or open with input_tensor_type/output_tensor_type="CPU"). `bytes_copied` shows it.
         """
         busy_ms = duration_units(busy_timeout, "busy_timeout", 1000)
+        if out is not None and copy:
+            raise ValueError("out= goes with copy=False (with copy=True the outputs are copied into arrays of the job's own)")
         if isinstance(slot_or_inputs, bool) or not isinstance(slot_or_inputs, int):
-            return self._queued(slot_or_inputs, callback, userdata, busy_ms)
+            return self._queued(slot_or_inputs, callback, userdata, busy_ms, copy, out)
+        if not copy:
+            raise ValueError("copy=False goes with submit(inputs): submit(k) runs slot k on its own arrays, uncopied")
         if callback is not None:
             raise ValueError("callback= goes with submit(inputs); submit(k) returns a Job to wait on")
         slot = slot_or_inputs
@@ -407,11 +421,14 @@ class Session:
             raise error_for(reason, f"submission on slot {slot} was refused: {message}")
         return Job(pipe, slot, seq)
 
-    def infer(self, inputs: Any, *, timeout: float | None = DEFAULT_WAIT_TIMEOUT_S) -> list[npt.NDArray[Any]]:
+    def infer(
+        self, inputs: Any, *, timeout: float | None = DEFAULT_WAIT_TIMEOUT_S, copy: bool = True, out: Any = None
+    ) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns its outputs (the job's own copies) once it is done:
         the synchronous convenience (OpenVINO's `infer`). Waits release the GIL; a job longer than
-        `timeout` seconds raises WaitTimeoutError. For many frames, stream() keeps the slots busy."""
-        job: QueuedJob = self.submit(inputs)
+        `timeout` seconds raises WaitTimeoutError. For many frames, stream() keeps the slots busy.
+        `copy=False` / `out=` as in submit()."""
+        job: QueuedJob = self.submit(inputs, copy=copy, out=out)
         outputs = job.wait(timeout)
         assert outputs is not None  # a job without a callback keeps its outputs
         return outputs
@@ -430,11 +447,28 @@ class Session:
             self._board = board
         return self._sub, self._board
 
-    def _queued(self, inputs: Any, callback: Callback | None, userdata: Any, busy_ms: int) -> QueuedJob:
+    @property
+    def bytes_copied(self) -> _zero_copy.BytesCopied:
+        """Bytes copied so far between your arrays and the slots' buffers: (inputs, outputs).
+        Jobs on your own arrays (copy=False), run() replays and the slot arrays copy nothing."""
+        return _zero_copy.BytesCopied(*self._native().bytes_copied)
+
+    def _bindable(self, inputs: bool, outputs: bool) -> None:
+        if self._refusals is None:
+            self._refusals = self._native().bind_refusals()
+        _zero_copy.check_bindable(self._refusals, inputs, outputs)
+
+    def _queued(
+        self, inputs: Any, callback: Callback | None, userdata: Any, busy_ms: int, copy: bool = True, out: Any = None
+    ) -> QueuedJob:
         self._native()
         _, board = self._submitter()
         board.raise_pending()
         job = QueuedJob(board, -1, callback, userdata)
+        if not copy:
+            self._bindable(inputs=True, outputs=True)
+            inputs = _zero_copy.frame(inputs, self.slots[0].inputs, self.inputs)
+            job._out = _zero_copy.outputs(out, self.slots[0].outputs, self.outputs)
         if not self._submit_job(job, inputs, busy_ms):
             raise WaitTimeoutError(f"no slot came free within {busy_ms} ms")
         return job
@@ -448,7 +482,7 @@ class Session:
         sub, board = self._submitter()
         tag = board.add(job)  # before submission: the job may finish before we return
         try:
-            got = sub.submit(inputs, tag, timeout_ms)  # a frame that matches the slot: one native call
+            got = sub.submit(inputs, tag, timeout_ms, job._out)  # a frame that matches the slot: one native call
             if got < 0:  # anything else is converted as stage() does, then submitted the same way
                 got = sub.submit(_staging.exact(inputs, self.slots[0].inputs, self.inputs), tag, timeout_ms)
         except BaseException:
@@ -480,9 +514,12 @@ class Session:
         input buffers; the pipeline is kept full (up to `jobs` in flight) while you consume outputs.
         A frame that already matches the slot (same dtype, C-contiguous) is copied in C++; others
         are converted as submit() does. The returned iterator is native (one call per frame); a
-        frame is taken from `frames` when a slot is about to be free for it. copy=False yields the
-        slot's own output arrays (zero-copy), valid until you ask for the next result — keep a copy
-        of what you need beyond that. Waits release the GIL; a job that takes longer than
+        frame is taken from `frames` when a slot is about to be free for it. copy=False copies
+        nothing: each job reads its frame's own arrays (exactly the inputs' dtypes and shapes,
+        C-contiguous, aligned; kept alive until the slot takes another job; do not write them
+        meanwhile), and yields the slot's own output arrays, valid until you ask for the next
+        result — keep a copy of what you need beyond that. VART allows it for CPU-typed inputs
+        only (ValueError for HW-typed ones: open with input_tensor_type="CPU"). Waits release the GIL; a job that takes longer than
         `wait_timeout` seconds raises WaitTimeoutError. After an error, or close(), or when the
         iterator is dropped, the jobs in flight are waited for. Like a generator, the iterator is
         stepped by one caller at a time (RuntimeError if another thread steps or closes it while
@@ -496,13 +533,18 @@ class Session:
             )
         wait_ms = duration_units(wait_timeout, "wait_timeout", 1000)
         specs = self.inputs
+        stage: Callable[[Any, Any], None] = lambda targets, frame: _staging.stage(targets, frame, specs)  # noqa: E731
+        if not copy:
+            self._bindable(inputs=True, outputs=False)
+            targets = self.slots[0].inputs
+            stage = lambda _, frame: _zero_copy.refuse(frame, targets, specs)  # noqa: E731
         stream: Iterator[list[npt.NDArray[Any]]] = _core.Stream(
             pipe,
             frames,
             copy,
             self._busy_timeout_ms,
             wait_ms,
-            lambda targets, frame: _staging.stage(targets, frame, specs),
+            stage,
             [slot.inputs for slot in self.slots],
             [slot.outputs for slot in self.slots],
             error_for,

@@ -97,7 +97,7 @@ TEST(JobWindow, CompletionThreadDeliversEveryJobInBatchesWhileOthersSubmit) {
   std::vector<std::byte> frame(16, std::byte{7});
   std::atomic<std::uint64_t> next_tag{0};
   auto submitter = [&] {
-    for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.enqueue(Pending{next_tag++, {frame.data()}, {}}, Clock::now() + 5s));
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.enqueue(Pending{next_tag++, {frame.data()}, {}, nullptr}, Clock::now() + 5s));
   };
   std::thread a(submitter), b(submitter);
   a.join();

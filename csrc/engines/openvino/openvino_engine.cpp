@@ -209,6 +209,57 @@ class OpenVinoEngine final : public core::Engine {
     return slot;
   }
 
+  // Any host memory can be a tensor (ov::Tensor over a host pointer).
+  std::string bind_refusal(bool input, std::size_t i) const override {
+    return i < (input ? info_.inputs : info_.outputs).size() ? std::string() : std::string("no such tensor");
+  }
+
+  // The caller's memory as the request's tensors (ov::Tensor over it, no copy), or the slot's own
+  // again. Only while the request is idle, as OpenVINO requires for set_tensor.
+  Status bind(core::Slot& s, const std::vector<core::Buffer>& inputs,
+              const std::vector<core::Buffer>& outputs) noexcept override {
+    auto& slot = static_cast<OvSlot&>(s);
+    try {
+      const auto& ins = compiled_.inputs();
+      const auto& outs = compiled_.outputs();
+      if ((!inputs.empty() && inputs.size() != ins.size()) || (!outputs.empty() && outputs.size() != outs.size())) {
+        return Status::failed("one buffer per tensor is needed");
+      }
+      for (std::size_t i = 0; i < ins.size(); ++i) {
+        slot.request.set_input_tensor(
+            i, inputs.empty() ? slot.tensors[i] : ov::Tensor(ins[i].get_element_type(), ins[i].get_shape(), inputs[i].data));
+      }
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        slot.request.set_output_tensor(i, outputs.empty() ? slot.tensors[ins.size() + i]
+                                                          : ov::Tensor(outs[i].get_element_type(), outs[i].get_shape(),
+                                                                       outputs[i].data));
+      }
+      return Status::ok();
+    } catch (const std::exception& e) {
+      restore(slot);
+      return Status::failed("set_tensor: " + clean_message(e.what()));
+    } catch (...) {
+      restore(slot);
+      return Status::failed("set_tensor: unknown error");
+    }
+  }
+
+  // After a refused bind: the slot's own tensors (never half the caller's memory, which the window
+  // would not keep alive).
+  void restore(OvSlot& slot) noexcept {
+    try {
+      const std::size_t n_in = compiled_.inputs().size();
+      for (std::size_t i = 0; i < slot.tensors.size(); ++i) {
+        if (i < n_in) {
+          slot.request.set_input_tensor(i, slot.tensors[i]);
+        } else {
+          slot.request.set_output_tensor(i - n_in, slot.tensors[i]);
+        }
+      }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the same tensors were accepted at creation
+    }
+  }
+
   // The hot path: no allocation, no tensor or property calls. OpenVINO queues requests beyond the
   // device's streams itself, so it never answers "busy".
   Status submit(core::Slot& s) noexcept override {

@@ -112,6 +112,7 @@ class VartSlot final : public core::Slot {
   std::vector<vart::NpuTensor> parents;
   std::vector<std::vector<vart::NpuTensor>> in_rows;   // [batch][tensor]
   std::vector<std::vector<vart::NpuTensor>> out_rows;  // [batch][tensor]
+  std::vector<std::vector<vart::NpuTensor>> own_in_rows, own_out_rows;  // the above while not bound
   vart::JobHandle job;
   std::shared_ptr<CallbackState> callback;  // completion="callback" once the window asked for reports
 
@@ -206,7 +207,34 @@ class VartEngine final : public core::Engine {
     slot->out_rows.assign(out_batch_, {});
     allocate(*slot, in_infos_, in_batch_, true);
     allocate(*slot, out_infos_, out_batch_, false);
+    slot->own_in_rows = slot->in_rows;  // shallow copies: the same buffers
+    slot->own_out_rows = slot->out_rows;
     return slot;
+  }
+
+  // The API lets ordinary host memory be wrapped as a USER_POINTER_NON_CMA NpuTensor for
+  // CPU-typed tensors only: the runtime reads and writes HW-typed tensors by DMA from device memory.
+  std::string bind_refusal(bool input, std::size_t i) const override {
+    const auto& infos = input ? in_infos_ : out_infos_;
+    if (i >= infos.size()) return "no such tensor";
+    if (infos[i].tensor_type != vart::TensorType::HW) return {};
+    return std::string(input ? "input" : "output") + " '" + infos[i].name +
+           "' is HW-typed (the runtime exchanges HW tensors in device memory, which a caller's array is not)";
+  }
+
+  Status bind(core::Slot& s, const std::vector<core::Buffer>& inputs,
+              const std::vector<core::Buffer>& outputs) noexcept override {
+    auto& slot = static_cast<VartSlot&>(s);
+    try {
+      std::vector<std::vector<vart::NpuTensor>> in_rows = slot.own_in_rows, out_rows = slot.own_out_rows;
+      if (!inputs.empty()) in_rows = wrap_rows(inputs, in_infos_, in_batch_, true);
+      if (!outputs.empty()) out_rows = wrap_rows(outputs, out_infos_, out_batch_, false);
+      slot.in_rows = std::move(in_rows);
+      slot.out_rows = std::move(out_rows);
+      return Status::ok();
+    } catch (const std::exception& e) {
+      return Status::failed(e.what());
+    }
   }
 
   // completion="callback": jobs go through the execute_async callback overload, whose callback
@@ -400,6 +428,29 @@ class VartEngine final : public core::Engine {
     t.shape.push_back(static_cast<std::int64_t>(batch));
     for (std::size_t d = unit_lead ? 1 : 0; d < i.shape.size(); ++d) t.shape.push_back(i.shape[d]);
     return t;
+  }
+
+  // Per batch row, per tensor, an NpuTensor over the caller's memory (one buffer per tensor, rows
+  // back to back). Inputs are only read by the runtime; the non-const constructor is the one
+  // whose tensors have a virtual address.
+  std::vector<std::vector<vart::NpuTensor>> wrap_rows(const std::vector<core::Buffer>& buffers,
+                                                      const std::vector<vart::NpuTensorInfo>& infos,
+                                                      std::size_t batch, bool input) const {
+    if (buffers.size() != infos.size()) throw std::invalid_argument("one buffer per tensor is needed");
+    std::vector<std::vector<vart::NpuTensor>> rows(batch);
+    for (std::size_t i = 0; i < infos.size(); ++i) {
+      const std::string refusal = bind_refusal(input, i);
+      if (!refusal.empty()) throw std::invalid_argument(refusal);
+      if (buffers[i].data == nullptr || buffers[i].nbytes != infos[i].size_in_bytes * batch) {
+        throw std::invalid_argument("tensor '" + infos[i].name + "' needs " +
+                                    std::to_string(infos[i].size_in_bytes * batch) + " bytes");
+      }
+      for (std::size_t b = 0; b < batch; ++b) {
+        rows[b].emplace_back(infos[i], buffers[i].data + b * infos[i].size_in_bytes,
+                             vart::MemoryType::USER_POINTER_NON_CMA);
+      }
+    }
+    return rows;
   }
 
   void allocate(VartSlot& slot, const std::vector<vart::NpuTensorInfo>& infos, std::size_t batch, bool input) {
