@@ -88,3 +88,24 @@ def test_stream_on_a_slow_model_times_out_then_recovers() -> None:
         while s.run(iterations=4, wait_timeout=600).max_in_flight < 2:  # both slots back, both jobs done
             assert time.monotonic() < deadline
             time.sleep(0.05)
+
+
+def test_jobs_on_the_callers_arrays_copy_nothing() -> None:
+    """copy=False on OpenVINO: ov::Tensor over the caller's memory, inputs and outputs."""
+    with vart_async.open(DEFAULT_MODEL, jobs=2, hint="none", streams=2, precision="f32") as s:
+        frames = _frames(s, 8, seed=3)
+        want = _sync_outputs(s, frames)
+        before = s.bytes_copied
+        outs = [[np.empty_like(a) for a in s.slots[0].outputs] for _ in frames]
+        jobs = [s.submit(f, copy=False, out=o) for f, o in zip(frames, outs, strict=True)]
+        for job, o, w in zip(jobs, outs, want, strict=True):
+            got = job.wait()
+            assert np.shares_memory(got[0], o[0])
+            np.testing.assert_array_equal(got[0], w)
+        streamed = [out[0].copy() for out in s.stream(frames, copy=False)]
+        for g, w in zip(streamed, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+        assert s.bytes_copied == before
+        # The slots' own tensors are back for what follows.
+        assert s.run(iterations=6).completed == 6
+        np.testing.assert_array_equal(_sync_outputs(s, frames[:1])[0], want[0])

@@ -104,8 +104,8 @@ void Completer::submit_into(std::size_t k, const Pending& frame, std::vector<Del
     }
     window_.count_copied(copied, 0);
   }
-  const Outcome o = window_.submit(k, frame.tag, saturating_add(Clock::now(), wait_timeout_), nullptr, nullptr,
-                                   frame.external.get());
+  const Outcome o =
+      window_.submit(k, frame.tag, saturating_add(Clock::now(), wait_timeout_), nullptr, nullptr, frame.external.get());
   if (o.ok()) return;
   window_.give_back(k);
   Delivery d;

@@ -145,8 +145,7 @@ class JobWindow {
   // The slot's own buffers are used (given back first if an earlier job was bound to a caller's
   // memory), or with `external` the caller's memory (a refusal of the runtime is kSubmitFailed).
   Outcome submit(std::size_t k, std::uint64_t tag, Clock::time_point busy_deadline,
-                 std::uint64_t* busy_answers = nullptr, std::uint64_t* seq = nullptr,
-                 External* external = nullptr);
+                 std::uint64_t* busy_answers = nullptr, std::uint64_t* seq = nullptr, External* external = nullptr);
   // Runs reserved slot k's job synchronously; the slot ends collected (release() it).
   Collected run_now(std::size_t k, std::uint64_t tag);
 
@@ -199,7 +198,7 @@ class JobWindow {
     std::uint64_t seq = 0, tag = 0;
     Clock::time_point t_submit{}, t_started{};
     bool external = false;  // job `seq` writes its outputs to the caller's memory
-    Outcome last;  // the outcome of job `seq` once collected
+    Outcome last;           // the outcome of job `seq` once collected
   };
   // What the engine's completion reports write: shared with its callbacks, which may outlive the
   // window when a slot whose job never finished is kept forever.
@@ -251,8 +250,8 @@ class JobWindow {
   std::uint64_t next_seq_ = 0;
   std::atomic<Owner> next_owner_{kCallbacks + 1};
   std::int64_t spin_ns_ = 0;
-  std::int64_t wait_ewma_ns_ = 0;      // recent collect() waits for a report
-  std::int64_t acquire_ewma_ns_ = 0;   // recent acquire() waits for a free slot
+  std::int64_t wait_ewma_ns_ = 0;     // recent collect() waits for a report
+  std::int64_t acquire_ewma_ns_ = 0;  // recent acquire() waits for a free slot
   std::atomic<std::size_t> frees_{0};
   std::atomic<std::uint64_t> copied_in_{0}, copied_out_{0};  // slots freed so far (what a spinning acquire() watches)
 };

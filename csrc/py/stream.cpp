@@ -192,8 +192,7 @@ void Stream::submit(const pb::handle& frame) {
     // Safe: submission touches only C++ objects (the frame was copied above, or is kept alive by
     // `external`, whose last reference is dropped with the GIL taken).
     const pb::gil_scoped_release release;
-    o = window_.submit(k, next_frame_, core::deadline_in(busy_timeout_), nullptr, nullptr,
-                       copy_ ? nullptr : &external);
+    o = window_.submit(k, next_frame_, core::deadline_in(busy_timeout_), nullptr, nullptr, copy_ ? nullptr : &external);
   }
   submitted(k, o);
 }

@@ -194,14 +194,14 @@ class Deliveries:
         self.thread_id = threading.get_ident()
         for_loops: dict[asyncio.AbstractEventLoop, list[tuple[QueuedJob, Outputs | None]]] = {}
         finished: list[QueuedJob] = []
-        for slot, tag, done, reason, message, outputs in batch:
+        for slot, tag, done, reason, message, copied in batch:
             job = self._jobs.pop(tag, None)
             if job is None:
                 continue
             job.slot = slot
             finished.append(job)
-            if outputs is None and done and reason == "finished":
-                outputs = job._out  # copy=False: the job wrote them into these arrays
+            # copy=False: the job wrote its outputs into these arrays (the core copied none).
+            outputs = job._out if copied is None and done and reason == "finished" else copied
             job._out = None
             if not (done and reason == "finished") or outputs is None:
                 if reason == "submit_failed":

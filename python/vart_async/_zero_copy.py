@@ -26,7 +26,8 @@ def check_bindable(refusals: tuple[list[str], list[str]], inputs: bool, outputs:
         if any("HW-typed" in r for r in why):
             advice = (
                 ": write into the slot arrays (Session.slots[k]) instead, or open the session with "
-                "input_tensor_type='CPU' / output_tensor_type='CPU' (per tensor: input_tensor_type.<name>='CPU')"
+                "input_tensor_type='CPU' / output_tensor_type='CPU' "
+                "(per tensor: input_tensor_type.<name>='CPU')"
             )
         raise ValueError("copy=False cannot wrap your arrays: " + "; ".join(why) + advice)
 
@@ -53,9 +54,8 @@ def _check(a: Any, target: npt.NDArray[Any], what: str, writable: bool) -> npt.N
 def frame(inputs: Any, targets: Sequence[npt.NDArray[Any]], specs: Sequence[Any]) -> list[npt.NDArray[Any]]:
     """The frame's arrays in input order, each exactly what a slot's input buffer holds."""
     values = _staging.as_list(inputs, specs)
-    return [
-        _check(v, t, f"input '{s.name}'", writable=False) for v, t, s in zip(values, targets, specs, strict=True)
-    ]
+    both = zip(values, targets, specs, strict=True)
+    return [_check(v, t, f"input '{s.name}'", writable=False) for v, t, s in both]
 
 
 def refuse(inputs: Any, targets: Sequence[npt.NDArray[Any]], specs: Sequence[Any]) -> None:
@@ -72,7 +72,8 @@ def outputs(
     if out is None:
         return [np.empty(t.shape, t.dtype) for t in targets]
     values = _staging.as_list(out, specs)
-    return [_check(v, t, f"output '{s.name}'", writable=True) for v, t, s in zip(values, targets, specs, strict=True)]
+    both = zip(values, targets, specs, strict=True)
+    return [_check(v, t, f"output '{s.name}'", writable=True) for v, t, s in both]
 
 
 class BytesCopied(NamedTuple):

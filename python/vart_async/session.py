@@ -402,11 +402,11 @@ class Session:
         """
         busy_ms = duration_units(busy_timeout, "busy_timeout", 1000)
         if out is not None and copy:
-            raise ValueError("out= goes with copy=False (with copy=True the outputs are copied into arrays of the job's own)")
+            raise ValueError("out= goes with copy=False (copy=True copies the outputs into new arrays)")
         if isinstance(slot_or_inputs, bool) or not isinstance(slot_or_inputs, int):
-            return self._queued(slot_or_inputs, callback, userdata, busy_ms, copy, out)
+            return self._queued(slot_or_inputs, callback, userdata, busy_ms, copy=copy, out=out)
         if not copy:
-            raise ValueError("copy=False goes with submit(inputs): submit(k) runs slot k on its own arrays, uncopied")
+            raise ValueError("copy=False goes with submit(inputs): submit(k) runs slot k on its own arrays")
         if callback is not None:
             raise ValueError("callback= goes with submit(inputs); submit(k) returns a Job to wait on")
         slot = slot_or_inputs
@@ -422,7 +422,12 @@ class Session:
         return Job(pipe, slot, seq)
 
     def infer(
-        self, inputs: Any, *, timeout: float | None = DEFAULT_WAIT_TIMEOUT_S, copy: bool = True, out: Any = None
+        self,
+        inputs: Any,
+        *,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT_S,
+        copy: bool = True,
+        out: Any = None,
     ) -> list[npt.NDArray[Any]]:
         """Runs one job on `inputs` and returns its outputs (the job's own copies) once it is done:
         the synchronous convenience (OpenVINO's `infer`). Waits release the GIL; a job longer than
@@ -459,7 +464,14 @@ class Session:
         _zero_copy.check_bindable(self._refusals, inputs, outputs)
 
     def _queued(
-        self, inputs: Any, callback: Callback | None, userdata: Any, busy_ms: int, copy: bool = True, out: Any = None
+        self,
+        inputs: Any,
+        callback: Callback | None,
+        userdata: Any,
+        busy_ms: int,
+        *,
+        copy: bool = True,
+        out: Any = None,
     ) -> QueuedJob:
         self._native()
         _, board = self._submitter()
@@ -482,7 +494,7 @@ class Session:
         sub, board = self._submitter()
         tag = board.add(job)  # before submission: the job may finish before we return
         try:
-            got = sub.submit(inputs, tag, timeout_ms, job._out)  # a frame that matches the slot: one native call
+            got = sub.submit(inputs, tag, timeout_ms, job._out)  # an exact frame: one native call
             if got < 0:  # anything else is converted as stage() does, then submitted the same way
                 got = sub.submit(_staging.exact(inputs, self.slots[0].inputs, self.inputs), tag, timeout_ms)
         except BaseException:
@@ -519,12 +531,13 @@ class Session:
         C-contiguous, aligned; kept alive until the slot takes another job; do not write them
         meanwhile), and yields the slot's own output arrays, valid until you ask for the next
         result — keep a copy of what you need beyond that. VART allows it for CPU-typed inputs
-        only (ValueError for HW-typed ones: open with input_tensor_type="CPU"). Waits release the GIL; a job that takes longer than
-        `wait_timeout` seconds raises WaitTimeoutError. After an error, or close(), or when the
-        iterator is dropped, the jobs in flight are waited for. Like a generator, the iterator is
-        stepped by one caller at a time (RuntimeError if another thread steps or closes it while
-        it waits). A stream shares the slots with callback jobs and submit(k) on the same session.
-        Not from inside a callback (RuntimeError: it could wait for slots only the callback frees).
+        only (ValueError for HW-typed ones: open with input_tensor_type="CPU"). Waits release the
+        GIL; a job that takes longer than `wait_timeout` seconds raises WaitTimeoutError. After an
+        error, or close(), or when the iterator is dropped, the jobs in flight are waited for. Like
+        a generator, the iterator is stepped by one caller at a time (RuntimeError if another
+        thread steps or closes it while it waits). A stream shares the slots with callback jobs and
+        submit(k) on the same session. Not from inside a callback (RuntimeError: it could wait for
+        slots only the callback frees).
         """
         pipe = self._native()
         if pipe.on_completion_thread:
