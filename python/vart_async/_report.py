@@ -177,9 +177,24 @@ def pass_summary(label: str, r: RunResult, percentiles: Sequence[float] = PERCEN
         ),
         kv("  Latency (ms)", stats),
         kv("  In flight", f"max {r.max_in_flight} of {r.jobs} slot(s); busy retries {r.busy_retries}"),
+        kv("  Copied", copied_text(r.bytes_copied_in, r.bytes_copied_out)),
         *_cpu_line(r),
         *rate_lines(r),
     ]
+
+
+def copied_text(inputs: int, outputs: int) -> str:
+    """What a run copied between the caller's memory and the slots' buffers."""
+    if inputs == 0 and outputs == 0:
+        return "nothing (the jobs ran on the slots' own buffers)"
+    return f"{_size(inputs)} into the slots' inputs, {_size(outputs)} out of their outputs"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def rate_lines(r: RunResult) -> list[str]:

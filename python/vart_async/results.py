@@ -291,6 +291,7 @@ class RunResult:
             "failed": self.failed,
             "cancelled": self.cancelled,
             "busy_retries": self.busy_retries,
+            "bytes_copied": {"inputs": self.bytes_copied_in, "outputs": self.bytes_copied_out},
             "max_in_flight": self.max_in_flight,
             "wall_s": self.wall_s,
             "throughput_fps": self.fps,
