@@ -140,3 +140,21 @@ def test_cpu_typed_tensors_match_our_quantize_and_dequantize(model: Path) -> Non
     with vart_async.open(model, engine="vart", jobs=1, **types) as cpu:
         theirs = next(iter(cpu.stream([frame])))[0]
     np.testing.assert_allclose(theirs, ours, atol=hw.outputs[0].quant.scale)
+
+
+def test_cpu_typed_jobs_on_the_callers_arrays(model: Path) -> None:
+    """copy=False on the real runtime (docs/board.md): USER_POINTER_NON_CMA NpuTensors over numpy
+    memory for CPU-typed tensors, outputs written there, the same outputs as the slot buffers."""
+    types = {"input_tensor_type": "CPU", "output_tensor_type": "CPU"}
+    with vart_async.open(model, engine="vart", jobs=2, **types) as s:
+        rng = np.random.default_rng(1)
+        frames = [[rng.uniform(-1, 1, a.shape).astype(a.dtype) for a in s.slots[0].inputs] for _ in range(8)]
+        want = [s.infer(f) for f in frames]
+        before = s.bytes_copied
+        for f, w in zip(frames, want, strict=True):
+            out = [np.empty_like(a) for a in s.slots[0].outputs]
+            got = s.submit(f, copy=False, out=out).wait()
+            for g, o, x in zip(got, out, w, strict=True):
+                assert np.shares_memory(g, o)
+                np.testing.assert_array_equal(g, x)
+        assert s.bytes_copied == before
