@@ -211,16 +211,18 @@ void Completer::loop() noexcept {
           late.outcome = {StopReason::kCancelled, "the session was closed before the job finished"};
           batch.push_back(Delivery{std::move(late), nullptr});
         }
+        std::deque<Pending> unsubmitted;  // let go of outside the lock: it may hold the caller's arrays
         {
           const std::lock_guard<std::mutex> lock(mutex_);
-          for (const Pending& p : backlog_) {
-            Delivery d;
-            d.job.tag = p.tag;
-            d.job.outcome = {StopReason::kCancelled, "the session was closed before the job was submitted"};
-            batch.push_back(std::move(d));
-          }
-          backlog_.clear();
+          unsubmitted.swap(backlog_);
         }
+        for (const Pending& p : unsubmitted) {
+          Delivery d;
+          d.job.tag = p.tag;
+          d.job.outcome = {StopReason::kCancelled, "the session was closed before the job was submitted"};
+          batch.push_back(std::move(d));
+        }
+        unsubmitted.clear();
         deliver(batch);
         return;
       }
