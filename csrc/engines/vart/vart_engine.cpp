@@ -157,15 +157,12 @@ class VartEngine final : public core::Engine {
     out_batch_ = runner_->get_batch_size(vart::TensorDirection::OUTPUT);
     if (in_infos_.empty() || out_infos_.empty()) throw std::runtime_error("the model reports no input or no output tensors");
     if (in_batch_ == 0 || out_batch_ == 0) throw std::runtime_error("the model reports a batch size of 0");
-    if (in_batch_ != out_batch_) {
-      throw std::runtime_error("input batch size " + std::to_string(in_batch_) + " differs from output batch size " +
-                               std::to_string(out_batch_) + ": not supported yet");
-    }
 
     info_.engine = "vart";
     info_.model = model;
     info_.emulated = vart_engine_emulated();
     info_.batch_size = in_batch_;
+    info_.output_batch_size = out_batch_;
     info_.model_name = property_string("model_name", model);
     info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
@@ -188,9 +185,8 @@ class VartEngine final : public core::Engine {
         // not a key of this runtime
       }
     }
-    for (const auto* infos : {&in_infos_, &out_infos_}) {
-      for (const auto& i : *infos) check_batched_shape(i, in_batch_);
-    }
+    for (const auto& i : in_infos_) check_batched_shape(i, in_batch_);
+    for (const auto& o : out_infos_) check_batched_shape(o, out_batch_);
     for (const auto& i : in_infos_) {
       info_.inputs.push_back(with_views(spec(i, in_batch_), vart::TensorDirection::INPUT, in_batch_));
     }
