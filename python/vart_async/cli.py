@@ -421,7 +421,7 @@ class Bench:
             outputs = session.slots[int(r.slot[frame])].outputs
             try:
                 files = _ifm.write_ofms(
-                    outputs, session.outputs, frame, session.batch_size, self.a.output_dir
+                    outputs, session.outputs, frame, session.output_batch_size, self.a.output_dir
                 )
             except OSError as e:
                 raise Failure(f"Error: {e}") from None
