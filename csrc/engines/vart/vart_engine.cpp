@@ -151,6 +151,8 @@ class VartEngine final : public core::Engine {
       device_times_ = false;  // the documented runtime: unsupported key
     }
     if (!runner_) throw std::runtime_error("RunnerFactory::create_runner returned null for '" + model + "'");
+    check_tensor_names(vart::TensorDirection::INPUT, in_one_);
+    check_tensor_names(vart::TensorDirection::OUTPUT, out_one_);
     in_infos_ = exchanged_views(vart::TensorDirection::INPUT, in_type, in_one_);
     out_infos_ = exchanged_views(vart::TensorDirection::OUTPUT, out_type, out_one_);
     in_batch_ = runner_->get_batch_size(vart::TensorDirection::INPUT);
@@ -302,6 +304,23 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  // A per-tensor type for a tensor the model does not have is an error (the documented API does not
+  // say that the runtime refuses it, and a typo must never fall back to the global type).
+  void check_tensor_names(vart::TensorDirection direction, const std::map<std::string, vart::TensorType>& one) const {
+    if (one.empty()) return;
+    const bool input = direction == vart::TensorDirection::INPUT;
+    std::vector<std::string> names;
+    for (const auto& i : runner_->get_tensors_info(direction, vart::TensorType::CPU)) names.push_back(i.name);
+    for (const auto& entry : one) {
+      if (std::find(names.begin(), names.end(), entry.first) != names.end()) continue;
+      std::string have;
+      for (const auto& n : names) have += (have.empty() ? "'" : ", '") + n + "'";
+      throw std::invalid_argument(std::string(input ? "input" : "output") + "_tensor_type." + entry.first +
+                                  ": the model has no " + (input ? "input" : "output") + " tensor named '" +
+                                  entry.first + "' (its " + (input ? "inputs" : "outputs") + ": " + have + ")");
+    }
+  }
+
   // The view each tensor is exchanged in: the global tensor type, or its own
   // (`input_tensor_type.<name>`), so that its slot buffer has that view's size. Model order is the
   // CPU list's (it holds every tensor; the HW list lacks CPU-subgraph boundaries).
