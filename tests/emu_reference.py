@@ -121,6 +121,31 @@ def row_outputs(
     return result
 
 
+def source_row(r: int, in_rows: int, out_rows: int) -> int:
+    """The input row output row `r` is computed from, when a call passes `in_rows` input rows and
+    `out_rows` output rows: floor(r x in_rows / out_rows), the identity for equal counts."""
+    if not 0 <= r < out_rows or in_rows < 1:
+        raise ValueError(f"output row {r} of {out_rows} for {in_rows} input rows")
+    return r * in_rows // out_rows
+
+
+def batch_outputs(
+    rows: Sequence[Sequence[bytes | bytearray | memoryview | np.ndarray]],
+    outputs: Sequence[tuple[str, int]],
+    out_rows: int,
+) -> list[list[np.ndarray]]:
+    """The outputs of one call: `rows` holds each input row's tensors; returns `out_rows` rows of
+    flat output arrays (see row_outputs), row r computed from input row source_row(r, ...)."""
+    by_source: dict[int, list[np.ndarray]] = {}
+    result = []
+    for r in range(out_rows):
+        b = source_row(r, len(rows), out_rows)
+        if b not in by_source:
+            by_source[b] = row_outputs(rows[b], outputs)
+        result.append([a.copy() for a in by_source[b]])
+    return result
+
+
 def jitter_us(job_id: int, jitter: float) -> float:
     """The extra service time of async job `job_id` when service_jitter_us = `jitter`."""
     if jitter <= 0:

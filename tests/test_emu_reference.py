@@ -156,3 +156,32 @@ def test_shipped_descriptors_are_json_objects(name):
     assert body["format"] == "vart-emu/1"
     assert body["inputs"]
     assert body["outputs"]
+
+
+@pytest.mark.parametrize(
+    ("in_rows", "out_rows", "sources"),
+    [(2, 2, [0, 1]), (4, 1, [0]), (2, 4, [0, 0, 1, 1]), (1, 2, [0, 0]), (3, 3, [0, 1, 2])],
+)
+def test_source_row_rule(in_rows, out_rows, sources):
+    assert [ref.source_row(r, in_rows, out_rows) for r in range(out_rows)] == sources
+
+
+def test_batch_outputs_equal_counts_is_row_by_row():
+    sizes, outputs = _known_model()
+    rows = [_known_inputs("zero", sizes), _known_inputs("ramp", sizes)]
+    produced = ref.batch_outputs(rows, outputs, 2)
+    for got, row in zip(produced, rows, strict=True):
+        for a, b in zip(got, ref.row_outputs(row, outputs), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_batch_outputs_fan_in_and_fan_out():
+    sizes, outputs = _known_model()
+    zero, ramp = _known_inputs("zero", sizes), _known_inputs("ramp", sizes)
+    (only,) = ref.batch_outputs([ramp, zero, zero, zero], outputs, 1)  # 4 -> 1: from row 0
+    assert b"".join(a.tobytes() for a in only).hex() == KNOWN["ramp"][1]
+    four = ref.batch_outputs([zero, ramp], outputs, 4)  # 2 -> 4: rows 0, 1 from row 0; 2, 3 from row 1
+    expected = [KNOWN[k][1] for k in ("zero", "zero", "ramp", "ramp")]
+    assert [b"".join(a.tobytes() for a in r).hex() for r in four] == expected
+    with pytest.raises(ValueError, match="output row"):
+        ref.source_row(4, 2, 4)

@@ -104,7 +104,8 @@ struct EngineInfo {
   std::string model_name;      // what the runtime calls it
   std::string runtime;         // human description, e.g. "VART-ML emulator 0.4 (no NPU)"
   bool emulated = false;       // true when no real accelerator runtime is behind the engine
-  std::size_t batch_size = 1;  // rows one job processes
+  std::size_t batch_size = 1;         // input rows one job processes
+  std::size_t output_batch_size = 1;  // output rows one job writes (VART: may differ from batch_size)
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   std::vector<std::pair<std::string, std::string>> properties;  // runtime settings worth reporting

@@ -52,6 +52,7 @@ pb::dict info_dict(const core::EngineInfo& i) {
   d["runtime"] = i.runtime;
   d["emulated"] = i.emulated;
   d["batch_size"] = i.batch_size;
+  d["output_batch_size"] = i.output_batch_size;
   pb::list ins, outs;
   for (const auto& t : i.inputs) ins.append(spec_dict(t));
   for (const auto& t : i.outputs) outs.append(spec_dict(t));

@@ -33,6 +33,13 @@ class EngineOption:
     # Checks and normalises the flag's text after parsing, so that its message comes out in the
     # sample's `[ERROR] <flag> ...` form and order; raises ValueError("<rest of the message>").
     check: Callable[[str], str] | None = None
+    # The engine options the checked text stands for (default: {key: text}); a flag may stand for
+    # several, as --input-tensor-type CPU,image=HW does for input_tensor_type and input_tensor_type.image.
+    expand: Callable[[str, str], dict[str, str]] | None = None
+
+    def options(self, value: Any) -> dict[str, Any]:
+        """The engine options the flag's (checked) value stands for."""
+        return self.expand(self.key, value) if self.expand is not None else {self.key: value}
 
     @property
     def flag(self) -> str:
@@ -110,6 +117,53 @@ def _hw_or_cpu(text: str) -> str:
     return text.upper()
 
 
+_TENSOR_TYPES_FORM = "TYPE, NAME=TYPE or both, comma-separated (TYPE: HW or CPU)"
+
+
+def _tensor_types(text: str) -> str:
+    """`HW`, `CPU`, `NAME=TYPE` pairs, or a type and pairs (`CPU,image=HW`), any case: normalised
+    to upper-case types, the default first. ValueError says what is wrong."""
+    items = text.split(",")
+    if len(items) == 1 and "=" not in text:
+        return _hw_or_cpu(text)  # the sample's form and message
+    default: list[str] = []
+    pairs: dict[str, str] = {}
+    for item in items:
+        name, eq, kind = item.strip().rpartition("=")
+        if not item.strip():
+            raise ValueError(f"has an empty item (got '{text[:80]}'; the form is {_TENSOR_TYPES_FORM}).")
+        if not eq:
+            default.append(_hw_or_cpu(kind))
+            continue
+        name = name.strip()
+        if not name:
+            raise ValueError(
+                f"has a type without a tensor name: '{item.strip()[:80]}' (the form is {_TENSOR_TYPES_FORM})."
+            )
+        if name in pairs:
+            raise ValueError(f"gives tensor '{name[:80]}' two types.")
+        try:
+            pairs[name] = _hw_or_cpu(kind.strip())
+        except ValueError as e:
+            raise ValueError(f"{name[:80]}={kind[:40]}: {e}") from None
+    if len(default) > 1:
+        raise ValueError(
+            f"has {len(default)} default types ({', '.join(default)}): "
+            "give one, and NAME=TYPE for the others."
+        )
+    return ",".join(default + [f"{n}={t}" for n, t in pairs.items()])
+
+
+def _tensor_type_options(key: str, text: str) -> dict[str, str]:
+    """The checked `--input-tensor-type` text as engine options: the default under `key`, each
+    NAME=TYPE as `key.NAME` (the VART per-tensor option)."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        name, eq, kind = item.rpartition("=")
+        out[f"{key}.{name}" if eq else key] = kind
+    return out
+
+
 #: How the VART engine learns that a job finished: "callback" (the execute_async callback overload
 #: reports it, jobs are collected in completion order) or "poll" (Runner::wait on the oldest job,
 #: as vart_infer_async does). The default is the one measured faster (docs/benchmarks.md).
@@ -158,10 +212,20 @@ RECORDS: dict[str, EngineRecord] = {
         models=".rai, model cache directory, emulator .json descriptor",
         options=(
             EngineOption(
-                "input_tensor_type", "vart: input tensor type (default HW)", "HW|CPU", check=_hw_or_cpu
+                "input_tensor_type",
+                "vart: input tensor type, HW or CPU (default HW), and per tensor NAME=TYPE, "
+                "comma-separated: CPU,image=HW or image=CPU",
+                "TYPE[,NAME=TYPE...]",
+                check=_tensor_types,
+                expand=_tensor_type_options,
             ),
             EngineOption(
-                "output_tensor_type", "vart: output tensor type (default HW)", "HW|CPU", check=_hw_or_cpu
+                "output_tensor_type",
+                "vart: output tensor type, HW or CPU (default HW), and per tensor NAME=TYPE, as for "
+                "--input-tensor-type",
+                "TYPE[,NAME=TYPE...]",
+                check=_tensor_types,
+                expand=_tensor_type_options,
             ),
             EngineOption(
                 "completion",

@@ -105,6 +105,12 @@ class RunInfo:
     cold_start: str = ""
     #: What the speed-up compares, when the sync pass ran on a model compiled for it.
     sync_basis: str = ""
+    #: Output rows one job writes (0: as many as batch_size, its input rows).
+    output_batch_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.output_batch_size <= 0:
+            self.output_batch_size = self.batch_size
 
     @classmethod
     def of(
@@ -128,6 +134,7 @@ class RunInfo:
             time_limit_s,
             source,
             {str(k): str(v) for k, v in session.info.get("properties", {}).items()},
+            output_batch_size=session.output_batch_size,
         )
 
 
@@ -239,6 +246,16 @@ def settings_text(info: RunInfo) -> str:
     return ", ".join(f"{k}={v}" for k, v in info.properties.items())
 
 
+def batch_text(info: RunInfo) -> str:
+    """The batch as the summary shows it: `4`, or `4 input rows -> 1 output row(s); FPS counts input rows`."""
+    if info.output_batch_size == info.batch_size:
+        return str(info.batch_size)
+    return (
+        f"{info.batch_size} input rows -> {info.output_batch_size} output row(s) per job; "
+        "frames and FPS count input rows"
+    )
+
+
 def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = False) -> str:
     limits = [f"{info.iterations} job(s)"] if info.iterations is not None else []
     limits += [f"{info.time_limit_s:g} s"] if info.time_limit_s is not None else []
@@ -249,7 +266,7 @@ def summary(info: RunInfo, passes: Mapping[str, RunResult], *, partial: bool = F
         # (OpenVINO's many compiled properties: the `Compiled` block below and the JSON instead)
         *([kv("Runtime settings", settings_text(info))] if info.properties and not _compiled(info) else []),
         kv("Model", f"{info.model_name} ({info.model})"),
-        kv("Jobs in flight", f"{info.jobs} (batch {info.batch_size}; run: {run})"),
+        kv("Jobs in flight", f"{info.jobs} (batch {batch_text(info)}; run: {run})"),
         kv("Warm-up", f"{info.warmup} job(s) per pass, excluded from the statistics"),
         *info.configuration,
         *([info.cold_start] if info.cold_start else []),
@@ -337,6 +354,7 @@ def report(
         "model_name": info.model_name,
         "jobs": info.jobs,
         "batch_size": info.batch_size,
+        "output_batch_size": info.output_batch_size,
         "warmup": info.warmup,
         "iterations": info.iterations,
         "time_limit_s": info.time_limit_s,

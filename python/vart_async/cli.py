@@ -249,17 +249,20 @@ class Bench:
         return given
 
     def _engine_options(self, engine: str, given: dict[str, Any]) -> dict[str, Any]:
-        """`given` when every option in it is one of `engine`'s (its defaults are the registry's,
-        applied when the engine is created)."""
-        own = {o.key for o in _registry.get(engine).options}
-        for key in given:
+        """`given` as the engine's options when every flag in it is one of `engine`'s (its defaults
+        are the registry's, applied when the engine is created); a flag may stand for several
+        (--input-tensor-type CPU,image=HW)."""
+        own = {o.key: o for o in _registry.get(engine).options}
+        options: dict[str, Any] = {}
+        for key, value in given.items():
             if key not in own:
                 owner, option = _registry.option_owner(key)
                 raise Failure(
                     f"Error: {option.flag} is an option of the {owner.name} engine; "
                     f"this run uses the {engine} engine"
                 )
-        return given
+            options.update(own[key].options(value))
+        return options
 
     def _open(self, model: str, engine: str, jobs: Any, options: dict[str, Any]) -> Session:
         try:
@@ -421,7 +424,7 @@ class Bench:
             outputs = session.slots[int(r.slot[frame])].outputs
             try:
                 files = _ifm.write_ofms(
-                    outputs, session.outputs, frame, session.batch_size, self.a.output_dir
+                    outputs, session.outputs, frame, session.output_batch_size, self.a.output_dir
                 )
             except OSError as e:
                 raise Failure(f"Error: {e}") from None

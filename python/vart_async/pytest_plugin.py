@@ -115,6 +115,7 @@ def _extra_info(session: Session, results: list[RunResult], iterations: int) -> 
         "iterations": iterations,
         "rounds": len(results),
         "batch_size": session.batch_size,
+        "output_batch_size": session.output_batch_size,
         "max_in_flight": max(r.max_in_flight for r in results),
         "engine": session.engine,
         "runtime": session.runtime,

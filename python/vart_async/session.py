@@ -154,7 +154,11 @@ class Session:
         self.emulated: bool = bool(info["emulated"])
         self.runtime: str = str(info["runtime"])
         self.model_name: str = str(info["model_name"])
+        #: Input rows one job takes (a frame is one input row: FPS counts these).
         self.batch_size: int = int(info["batch_size"])
+        #: Output rows one job writes: the leading dimension of the output arrays. Equal to
+        #: batch_size, except for VART models whose output batch differs (get_batch_size(OUTPUT)).
+        self.output_batch_size: int = int(info.get("output_batch_size", self.batch_size))
         self.inputs = tuple(TensorSpec.from_native(t) for t in info["inputs"])
         self.outputs = tuple(TensorSpec.from_native(t) for t in info["outputs"])
         self.slots = tuple(
@@ -206,7 +210,10 @@ class Session:
 
     def __repr__(self) -> str:
         kind = " (emulated)" if self.emulated else ""
-        return f"<Session {self.engine}{kind} model={self.model!r} jobs={self.jobs} batch={self.batch_size}>"
+        batch = f"{self.batch_size}" + (
+            f"->{self.output_batch_size}" if self.output_batch_size != self.batch_size else ""
+        )
+        return f"<Session {self.engine}{kind} model={self.model!r} jobs={self.jobs} batch={batch}>"
 
     def _native(self) -> Any:
         if self._pipe.closed:

@@ -168,6 +168,57 @@ TEST(Outputs, RowsBeyondTheInputRowsAreUntouched) {
   EXPECT_EQ(std::vector<std::uint8_t>(p + 16, p + 32), std::vector<std::uint8_t>(16, 0));
 }
 
+// Output row r comes from input row floor(r x in_rows / out_rows) (docs/emulator.md): checked
+// against the same descriptor with equal batch sizes, whose row b comes from row b.
+TEST(Outputs, DifferentOutputBatchTakesItsSourceRow) {
+  Desc same;
+  same.batch = 4;
+  const auto ref = open(same.write("same.json"));
+  Rows in = allocate(*ref, TensorDirection::INPUT, 4);
+  fill(in, 11);
+  Rows ref_out = allocate(*ref, TensorDirection::OUTPUT, 4);
+  ASSERT_EQ(ref->execute(in, ref_out), StatusCode::SUCCESS);
+  for (std::size_t b = 1; b < 4; ++b) ASSERT_NE(row_bytes(ref_out, b), row_bytes(ref_out, 0));
+
+  Desc fan_in = same;  // 4 rows in, 1 out: from input row 0
+  fan_in.extra = R"(, "output_batch_size": 1)";
+  const auto r41 = open(fan_in.write("fan_in.json"));
+  EXPECT_EQ(r41->get_batch_size(TensorDirection::OUTPUT), 1u);
+  Rows one = allocate(*r41, TensorDirection::OUTPUT, 1);
+  ASSERT_EQ(r41->execute(in, one), StatusCode::SUCCESS);
+  EXPECT_EQ(row_bytes(one, 0), row_bytes(ref_out, 0));
+  Rows async_one = allocate(*r41, TensorDirection::OUTPUT, 1);
+  ASSERT_EQ(r41->wait(r41->execute_async(in, async_one), kLong), StatusCode::SUCCESS);
+  EXPECT_EQ(row_bytes(async_one, 0), row_bytes(ref_out, 0));
+
+  Desc fan_out = same;  // 2 rows in, 4 out: rows 0, 1 from input row 0; rows 2, 3 from input row 1
+  fan_out.batch = 2;
+  fan_out.extra = R"(, "output_batch_size": 4)";
+  const auto r24 = open(fan_out.write("fan_out.json"));
+  const Rows two_in(in.begin(), in.begin() + 2);
+  Rows four = allocate(*r24, TensorDirection::OUTPUT, 4);
+  ASSERT_EQ(r24->execute(two_in, four), StatusCode::SUCCESS);
+  for (std::size_t r = 0; r < 4; ++r) EXPECT_EQ(row_bytes(four, r), row_bytes(ref_out, r / 2)) << r;
+  const Rows one_in(in.begin() + 1, in.begin() + 2);  // a partial call at the model's ratio: 1 -> 2
+  Rows two = allocate(*r24, TensorDirection::OUTPUT, 2);
+  ASSERT_EQ(r24->execute(one_in, two), StatusCode::SUCCESS);
+  EXPECT_EQ(row_bytes(two, 0), row_bytes(ref_out, 1));
+  EXPECT_EQ(row_bytes(two, 1), row_bytes(ref_out, 1));
+
+  // Any other ratio is refused, with a log line that says why.
+  testing::internal::CaptureStderr();
+  const Rows half_in(in.begin(), in.begin() + 2);
+  EXPECT_EQ(r41->execute(half_in, one), StatusCode::INVALID_OUTPUT);
+  EXPECT_EQ(r24->execute_async(one_in, four).status, StatusCode::INVALID_OUTPUT);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(contains(err, "[vart-emu] ERROR execute: 1 output rows for 2 input rows; the model gives 1 output "
+                            "rows per 4 input rows -> INVALID_OUTPUT"))
+      << err;
+  EXPECT_TRUE(contains(err, "execute_async: 4 output rows for 1 input rows; the model gives 4 output rows per 2 "
+                            "input rows"))
+      << err;
+}
+
 // Shared with tests/test_emu_reference.py: the same constants are asserted there.
 constexpr std::uint64_t kMix64OfGolden = 0xE220A8397B1DCDAFULL;
 constexpr std::uint64_t kMix64OfOne = 0x5692161D100B05E5ULL;

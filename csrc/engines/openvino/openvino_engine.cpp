@@ -177,6 +177,7 @@ class OpenVinoEngine final : public core::Engine {
     }
     if (info_.inputs.empty() || info_.outputs.empty()) throw std::runtime_error("the model has no inputs or no outputs");
     info_.batch_size = info_.inputs[0].shape.empty() ? 1 : static_cast<std::size_t>(info_.inputs[0].shape[0]);
+    info_.output_batch_size = info_.batch_size;  // OpenVINO has no batch of its own for outputs
     report_properties(settings.device);
     for (const auto& [key, value] : settings.config) {
       try {

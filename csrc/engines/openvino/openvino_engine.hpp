@@ -33,7 +33,8 @@ namespace vart_async::engines {
 // compile_model as an OpenVINO property, as a string.
 //
 // The model's inputs and outputs keep the element types the model declares (no conversion is
-// inserted). EngineInfo.batch_size is the leading dimension of the first input (1 for a scalar).
+// inserted). EngineInfo.batch_size is the leading dimension of the first input (1 for a scalar),
+// and output_batch_size the same number (OpenVINO has no separate output batch).
 // Throws std::invalid_argument for a bad option and std::runtime_error for anything else (model
 // cannot be read or compiled, dynamic shape left open, unsupported element type); never an
 // OpenVINO exception type.

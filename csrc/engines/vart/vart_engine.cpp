@@ -151,21 +151,20 @@ class VartEngine final : public core::Engine {
       device_times_ = false;  // the documented runtime: unsupported key
     }
     if (!runner_) throw std::runtime_error("RunnerFactory::create_runner returned null for '" + model + "'");
+    check_tensor_names(vart::TensorDirection::INPUT, in_one_);
+    check_tensor_names(vart::TensorDirection::OUTPUT, out_one_);
     in_infos_ = exchanged_views(vart::TensorDirection::INPUT, in_type, in_one_);
     out_infos_ = exchanged_views(vart::TensorDirection::OUTPUT, out_type, out_one_);
     in_batch_ = runner_->get_batch_size(vart::TensorDirection::INPUT);
     out_batch_ = runner_->get_batch_size(vart::TensorDirection::OUTPUT);
     if (in_infos_.empty() || out_infos_.empty()) throw std::runtime_error("the model reports no input or no output tensors");
     if (in_batch_ == 0 || out_batch_ == 0) throw std::runtime_error("the model reports a batch size of 0");
-    if (in_batch_ != out_batch_) {
-      throw std::runtime_error("input batch size " + std::to_string(in_batch_) + " differs from output batch size " +
-                               std::to_string(out_batch_) + ": not supported yet");
-    }
 
     info_.engine = "vart";
     info_.model = model;
     info_.emulated = vart_engine_emulated();
     info_.batch_size = in_batch_;
+    info_.output_batch_size = out_batch_;
     info_.model_name = property_string("model_name", model);
     info_.runtime = property_string("runtime", info_.emulated ? "VART-ML emulator (no NPU)" : "VART-ML (libvart-ml)");
     info_.properties = {{"input_tensor_type", in_type == vart::TensorType::HW ? "HW" : "CPU"},
@@ -188,9 +187,8 @@ class VartEngine final : public core::Engine {
         // not a key of this runtime
       }
     }
-    for (const auto* infos : {&in_infos_, &out_infos_}) {
-      for (const auto& i : *infos) check_batched_shape(i, in_batch_);
-    }
+    for (const auto& i : in_infos_) check_batched_shape(i, in_batch_);
+    for (const auto& o : out_infos_) check_batched_shape(o, out_batch_);
     for (const auto& i : in_infos_) {
       info_.inputs.push_back(with_views(spec(i, in_batch_), vart::TensorDirection::INPUT, in_batch_));
     }
@@ -306,6 +304,23 @@ class VartEngine final : public core::Engine {
   }
 
  private:
+  // A per-tensor type for a tensor the model does not have is an error (the documented API does not
+  // say that the runtime refuses it, and a typo must never fall back to the global type).
+  void check_tensor_names(vart::TensorDirection direction, const std::map<std::string, vart::TensorType>& one) const {
+    if (one.empty()) return;
+    const bool input = direction == vart::TensorDirection::INPUT;
+    std::vector<std::string> names;
+    for (const auto& i : runner_->get_tensors_info(direction, vart::TensorType::CPU)) names.push_back(i.name);
+    for (const auto& entry : one) {
+      if (std::find(names.begin(), names.end(), entry.first) != names.end()) continue;
+      std::string have;
+      for (const auto& n : names) have += (have.empty() ? "'" : ", '") + n + "'";
+      throw std::invalid_argument(std::string(input ? "input" : "output") + "_tensor_type." + entry.first +
+                                  ": the model has no " + (input ? "input" : "output") + " tensor named '" +
+                                  entry.first + "' (its " + (input ? "inputs" : "outputs") + ": " + have + ")");
+    }
+  }
+
   // The view each tensor is exchanged in: the global tensor type, or its own
   // (`input_tensor_type.<name>`), so that its slot buffer has that view's size. Model order is the
   // CPU list's (it holds every tensor; the HW list lacks CPU-subgraph boundaries).

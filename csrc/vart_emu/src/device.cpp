@@ -108,28 +108,38 @@ StatusCode Device::wait(std::uint32_t job_id, std::chrono::milliseconds timeout)
 void Device::compute(const RowBuffers& rows) const noexcept {
   try {
     std::vector<unsigned char> scratch;  // one tensor's HW bytes, for CPU-typed tensors
-    for (std::size_t b = 0; b < rows.in.size(); ++b) {
-      RowHasher hasher;
-      for (std::size_t i = 0; i < in_views_.size(); ++i) {
-        const ViewConversion& c = in_conv_.at(i);
-        if (!c.active) {
-          hasher.add(rows.in[b][i], in_views_[i].size_in_bytes);
-          continue;
+    const std::size_t n_in = rows.in.size(), n_out = rows.out.size();
+    std::size_t hashed = n_in;  // the input row `hash` belongs to (none yet)
+    std::uint64_t hash = 0;
+    for (std::size_t r = 0; r < n_out; ++r) {
+      // Output row r comes from input row floor(r * n_in / n_out) (docs/emulator.md): the identity
+      // for equal counts. Sources never decrease, so each input row is hashed at most once.
+      const std::size_t b = r * n_in / n_out;
+      if (b != hashed) {
+        RowHasher hasher;
+        for (std::size_t i = 0; i < in_views_.size(); ++i) {
+          const ViewConversion& c = in_conv_.at(i);
+          if (!c.active) {
+            hasher.add(rows.in[b][i], in_views_[i].size_in_bytes);
+            continue;
+          }
+          scratch.assign(c.hw.size_in_bytes, 0);
+          cpu_to_hw(c, rows.in[b][i], scratch.data());
+          hasher.add(scratch.data(), scratch.size());
         }
-        scratch.assign(c.hw.size_in_bytes, 0);
-        cpu_to_hw(c, rows.in[b][i], scratch.data());
-        hasher.add(scratch.data(), scratch.size());
+        hash = hasher.value();
+        hashed = b;
       }
       for (std::size_t o = 0; o < out_views_.size(); ++o) {
         const ViewConversion& c = out_conv_.at(o);
         if (!c.active) {
           const NpuTensorInfo& v = out_views_[o];
-          fill_output(hasher.value(), o, v.data_type, v.size, v.size_in_bytes, rows.out[b][o]);
+          fill_output(hash, o, v.data_type, v.size, v.size_in_bytes, rows.out[r][o]);
           continue;
         }
         scratch.assign(c.hw.size_in_bytes, 0);
-        fill_output(hasher.value(), o, c.hw.data_type, c.hw.size, c.hw.size_in_bytes, scratch.data());
-        hw_to_cpu(c, scratch.data(), rows.out[b][o]);
+        fill_output(hash, o, c.hw.data_type, c.hw.size, c.hw.size_in_bytes, scratch.data());
+        hw_to_cpu(c, scratch.data(), rows.out[r][o]);
       }
     }
   } catch (const std::exception& e) {  // out of memory for the scratch buffer

@@ -49,9 +49,13 @@ StatusCode EmuRunner::check(const char* call, const std::vector<std::vector<NpuT
                                                     " output rows; the model takes 1.." +
                                                     std::to_string(m.output_batch_size));
     }
-    if (outputs.size() != inputs.size()) {
+    // Partial calls keep the model's ratio of output to input rows (equal counts when the two batch
+    // sizes are equal), so which input row each output row comes from is never ambiguous.
+    if (outputs.size() * m.batch_size != inputs.size() * m.output_batch_size) {
       return reject(StatusCode::INVALID_OUTPUT, c + ": " + std::to_string(outputs.size()) + " output rows for " +
-                                                    std::to_string(inputs.size()) + " input rows");
+                                                    std::to_string(inputs.size()) + " input rows; the model gives " +
+                                                    std::to_string(m.output_batch_size) + " output rows per " +
+                                                    std::to_string(m.batch_size) + " input rows");
     }
     rows.in.assign(inputs.size(), {});
     rows.out.assign(outputs.size(), {});
@@ -75,6 +79,8 @@ StatusCode EmuRunner::check(const char* call, const std::vector<std::vector<NpuT
         }
         rows.in[b].push_back(va);
       }
+    }
+    for (std::size_t b = 0; b < outputs.size(); ++b) {
       if (outputs[b].size() != out_views.size()) {
         return reject(StatusCode::INVALID_OUTPUT, c + ": output row " + std::to_string(b) + " has " +
                                                       std::to_string(outputs[b].size()) + " tensors; the model has " +

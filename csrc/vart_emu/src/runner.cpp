@@ -71,10 +71,15 @@ std::vector<NpuTensorInfo> accepted_views(const Model& m, const Options& options
     } else if (has_prefix(k, key + ".")) {
       const std::string name = k.substr(key.size() + 1);
       bool known = false;
-      for (const TensorDesc& t : tensors) known = known || t.hw.name == name;
+      std::string have;
+      for (const TensorDesc& t : tensors) {
+        known = known || t.hw.name == name;
+        have += (have.empty() ? "'" : ", '") + t.hw.name + "'";
+      }
       if (!known) {
         throw std::runtime_error("vart-emu: option '" + k + "': the model has no " + (input ? "input" : "output") +
-                                 " tensor named '" + name + "'");
+                                 " tensor named '" + name + "' (its " + (input ? "inputs" : "outputs") + ": " + have +
+                                 ")");
       }
       one[name] = option_tensor_type(k, v);
     }
