@@ -50,7 +50,8 @@ FIELD_NAMES = [
     "format", "name", "description", "batch_size", "output_batch_size", "compute_units", "execution_slots",
     "service_time_us", "service_jitter_us", "inputs", "outputs", "faults", "data_type", "shape", "layout",
     "layout_order", "quant", "scale", "zero_point", "rounding_mode", "hw", "fail_jobs", "fail_status",
-    "stall_jobs", "stall_ms", "busy_storm", "after_submissions", "count", "out_of_order", "fail_create",
+    "stall_jobs", "stall_ms", "busy_storm", "after_submissions", "count", "out_of_order", "stragglers",
+    "every", "factor", "fail_create",
 ]
 
 
@@ -93,7 +94,12 @@ def _get(root: Any, path: tuple[Any, ...]) -> Any:
 
 BASE = copy.deepcopy(TINY) | {
     "format": "vart-emu/1",
-    "faults": {"fail_jobs": [3], "out_of_order": True, "busy_storm": {"after_submissions": 1, "count": 2}},
+    "faults": {
+        "fail_jobs": [3],
+        "out_of_order": True,
+        "stragglers": {"every": 2, "factor": 3},
+        "busy_storm": {"after_submissions": 1, "count": 2},
+    },
 }
 BASE["inputs"][0]["quant"] = {"scale": 0.5, "zero_point": 0, "rounding_mode": "ROUND_TOWARD_ZERO"}
 BASE["outputs"][1]["cpu"] = {

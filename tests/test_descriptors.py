@@ -45,6 +45,30 @@ def test_bad_field_is_named(descriptor, changes, field):
     assert path.name in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("stragglers", "message"),
+    [
+        ({"every": 1, "factor": 8}, r"faults\.stragglers\.every: must be >= 2 \(got 1\)"),
+        ({"every": 4, "factor": 0}, r"faults\.stragglers\.factor: must be a number in \(0, 1000\] \(got 0\)"),
+        ({"every": 4, "factor": -1.5}, r"faults\.stragglers\.factor: must be a number in \(0, 1000\]"),
+        ({"every": 4, "factor": 1e4}, r"faults\.stragglers\.factor: must be a number in \(0, 1000\]"),
+        ({"every": 4, "factor": True}, r"faults\.stragglers\.factor: must be a number \(got boolean"),
+        ({"every": "4", "factor": 8}, r"faults\.stragglers\.every: must be an integer"),
+        ({"every": 4}, r"faults\.stragglers: missing required key 'factor'"),
+        (
+            {"every": 4, "factor": 8, "first": 2},
+            r"faults\.stragglers\.first: unknown key \(expected one of: every, factor\)",
+        ),
+        ([4, 8], r"faults\.stragglers: must be an object"),
+    ],
+)
+def test_bad_stragglers_are_refused_naming_the_field(descriptor, stragglers, message):
+    path = descriptor(faults={"stragglers": stragglers})
+    with pytest.raises(vart_async.EngineError, match=message) as info:
+        vart_async.open(path)
+    assert path.name in str(info.value)
+
+
 def test_missing_key_is_named(descriptor, tmp_path):
     import json
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import numpy as np
 import pytest
 
 import vart_async
@@ -70,3 +71,19 @@ def test_closing_with_a_stalled_job_in_flight_does_not_crash(descriptor):
     job = s.submit(0)
     assert not job.done()
     s.close()  # waits for the job before freeing its buffers
+
+
+def test_stragglers_take_factor_times_the_service_time(descriptor):
+    # Every 4th job (ids 4, 8, 12) takes 6 x 5 ms. The emulator never runs a job faster than
+    # described (exact lower bounds); a loaded host only slows jobs, so the rest is a wide ratio.
+    model = descriptor(service_time_us=5000, faults={"stragglers": {"every": 4, "factor": 6}})
+    with vart_async.open(model, jobs=2) as s:
+        r = s.run(iterations=12)  # no warm-up: run job k is the runner's job id k + 1
+    assert r.completed == 12
+    assert r.t_device_start is not None
+    assert r.t_device_end is not None
+    device = r.t_device_end - r.t_device_start
+    straggler = (np.arange(12) + 1) % 4 == 0
+    assert (device[straggler] >= 0.030 * 0.999).all(), device
+    assert (device[~straggler] >= 0.005 * 0.999).all(), device
+    assert device[straggler].min() > 3 * np.median(device[~straggler]), device

@@ -97,8 +97,10 @@ def _quick(text: bytes) -> bool:
     try:
         doc = json.loads(text)
         faults = doc.get("faults") or {}
+        factor = (faults.get("stragglers") or {}).get("factor", 1)
+        slowest_us = doc.get("service_time_us", 0) * 1.5 * max(factor, 1)  # out_of_order x straggler
         return bool(
-            doc.get("service_time_us", 0) <= 10_000
+            slowest_us <= 15_000
             and doc.get("service_jitter_us", 0) <= 10_000
             and faults.get("stall_ms", 0) <= 100
         )

@@ -1,7 +1,10 @@
-// The VART-ML emulator's fault injection (failed, stalled, refused and out-of-order jobs) and its
+// The VART-ML emulator's fault injection (failed, stalled, refused, out-of-order and straggling jobs) and its
 // output function: outputs follow their inputs, known vectors shared with tests/test_emu_reference.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <any>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -123,6 +126,59 @@ TEST(Faults, OutOfOrderCompletionWithTwoComputeUnits) {
   EXPECT_EQ(io.r->wait(a, kLong), StatusCode::SUCCESS);
   io.r.reset();  // joins the workers: both callbacks have run
   EXPECT_EQ(order, (std::vector<std::uint32_t>{2, 1}));
+}
+
+// Device time of job `id` in ms, from the emulator's "device_times:<id>" property.
+double device_ms(vart::Runner& r, std::uint32_t id) {
+  const auto t = std::any_cast<std::array<std::int64_t, 3>>(r.get_property("device_times:" + std::to_string(id)));
+  return static_cast<double>(t[1] - t[0]) / 1e6;
+}
+
+// Device times of jobs 1..n, run one at a time (each waited for before the next is submitted).
+std::vector<double> one_at_a_time(const std::string& model, int n) {
+  Io io(model, 1);
+  std::vector<double> ms;
+  for (int k = 0; k < n; ++k) {
+    const vart::JobHandle h = io.r->execute_async(io.in, io.out);
+    EXPECT_EQ(io.r->wait(h, kLong), StatusCode::SUCCESS);
+    ms.push_back(device_ms(*io.r, h.job_id));
+  }
+  return ms;
+}
+
+// The emulator never runs a job faster than described, so the lower bounds are exact; a loaded
+// host only makes jobs slower, so the upper bounds are ratios with wide margins.
+TEST(Faults, StragglersTakeTheirFactorTheOthersTheirServiceTime) {
+  Desc d;
+  d.service_us = 20000;  // jobs 3 and 6: 100 ms, the others 20 ms
+  d.extra = R"(, "faults": {"stragglers": {"every": 3, "factor": 5}})";
+  const std::vector<double> ms = one_at_a_time(d.write(), 6);
+  std::vector<double> others;
+  for (std::size_t k = 0; k < ms.size(); ++k) {
+    const bool straggler = (k + 1) % 3 == 0;
+    EXPECT_GE(ms[k], straggler ? 100.0 : 20.0) << "job " << k + 1;
+    if (!straggler) others.push_back(ms[k]);
+  }
+  std::sort(others.begin(), others.end());
+  const double typical = (others[1] + others[2]) / 2;  // the median of the four
+  EXPECT_GT(std::min(ms[2], ms[5]), 3 * typical) << "stragglers " << ms[2] << ", " << ms[5] << " ms";
+}
+
+TEST(Faults, StragglersMultiplyWithOutOfOrderAndAStallReplacesThem) {
+  Desc d;
+  d.service_us = 100000;  // job 1: 1.5 x 100 = 150 ms; job 2: 0.5 x 4 x 100 = 200 ms (not 400 ms)
+  d.extra = R"(, "faults": {"out_of_order": true, "stragglers": {"every": 2, "factor": 4}})";
+  const std::vector<double> ms = one_at_a_time(d.write(), 2);
+  EXPECT_GE(ms[0], 150.0);
+  EXPECT_GE(ms[1], 200.0);
+  EXPECT_LT(ms[1], 300.0);
+
+  Desc stall;
+  stall.service_us = 10000;  // job 2 would straggle 1000 ms; its 50 ms stall wins
+  stall.extra = R"(, "faults": {"stall_jobs": [2], "stall_ms": 50, "stragglers": {"every": 2, "factor": 100}})";
+  const std::vector<double> st = one_at_a_time(stall.write("stall.json"), 2);
+  EXPECT_GE(st[1], 50.0);
+  EXPECT_LT(st[1], 500.0);
 }
 
 // ---- the output function ---------------------------------------------------------------------------

@@ -21,6 +21,8 @@ using nlohmann::json;
 constexpr std::uint64_t kMaxRowBytes = std::uint64_t{1} << 30;
 constexpr double kMaxServiceUs = 3.6e9;  // one hour
 constexpr double kMaxStallMs = 3.6e6;
+// With kMaxServiceUs and the out-of-order 1.5x this keeps a job's time (ns) far inside int64.
+constexpr double kMaxStragglerFactor = 1000;
 
 // Parsing context: the file name for messages.
 class Parser {
@@ -72,6 +74,18 @@ class Parser {
     if (!std::isfinite(d) || d < min || d > max) {
       std::ostringstream os;
       os << "must be a number in [" << min << ", " << max << "] (got " << v.dump() << ")";
+      fail(path, os.str());
+    }
+    return d;
+  }
+
+  // A number in (0, max]: a factor of 0 would turn a fault into a free job.
+  double positive_number(const json& v, const std::string& path, double max) const {
+    if (!v.is_number()) fail(path, "must be a number (got " + describe(v) + ")");
+    const auto d = v.get<double>();
+    if (!std::isfinite(d) || d <= 0 || d > max) {
+      std::ostringstream os;
+      os << "must be a number in (0, " << max << "] (got " << v.dump() << ")";
       fail(path, os.str());
     }
     return d;
@@ -247,7 +261,8 @@ class Parser {
     const std::string path = "faults";
     check_object(obj, path);
     check_keys(obj, path,
-               {"fail_jobs", "fail_status", "stall_jobs", "stall_ms", "busy_storm", "out_of_order", "fail_create"});
+               {"fail_jobs", "fail_status", "stall_jobs", "stall_ms", "busy_storm", "out_of_order", "stragglers",
+                "fail_create"});
     Faults f;
     if (obj.contains("fail_jobs")) f.fail_jobs = job_ids(obj.at("fail_jobs"), "faults.fail_jobs");
     if (obj.contains("fail_status")) {
@@ -275,6 +290,16 @@ class Parser {
       f.storm_count = static_cast<std::uint64_t>(integer(require(*it, p, "count"), join(p, "count"), 0, INT64_MAX));
     }
     if (obj.contains("out_of_order")) f.out_of_order = boolean(obj.at("out_of_order"), "faults.out_of_order");
+    if (const auto it = obj.find("stragglers"); it != obj.end()) {
+      // Both keys are required: neither has a neutral default. every >= 2: with every 1 all jobs
+      // would straggle, which is just a longer service_time_us, not a straggler.
+      const std::string p = "faults.stragglers";
+      check_object(*it, p);
+      check_keys(*it, p, {"every", "factor"});
+      f.straggler_every =
+          static_cast<std::uint32_t>(integer(require(*it, p, "every"), join(p, "every"), 2, UINT32_MAX));
+      f.straggler_factor = positive_number(require(*it, p, "factor"), join(p, "factor"), kMaxStragglerFactor);
+    }
     if (obj.contains("fail_create")) f.fail_create = string(obj.at("fail_create"), "faults.fail_create", false);
     return f;
   }

@@ -154,6 +154,7 @@ Device::Clock::duration Device::job_time(std::uint32_t job_id) const noexcept {
     us = f.stall_ms * 1000.0;
   } else {
     if (f.out_of_order) us *= (job_id % 2 == 1) ? 1.5 : 0.5;
+    if (f.straggler_every != 0 && job_id % f.straggler_every == 0) us *= f.straggler_factor;
     us += jitter_us(job_id, model_.service_jitter_us);
   }
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::micro>(us));

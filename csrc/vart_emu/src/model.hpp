@@ -27,6 +27,8 @@ struct Faults {
   std::uint64_t storm_after = 0;  // accepted submissions before the busy storm
   std::uint64_t storm_count = 0;  // execute_async calls answered RESOURCE_UNAVAILABLE (0 = no storm)
   bool out_of_order = false;
+  std::uint32_t straggler_every = 0;  // jobs j with j % every == 0 are stragglers (0 = none)
+  double straggler_factor = 1;        // their service time is multiplied by this
   std::optional<std::string> fail_create;
 };
 
