@@ -26,8 +26,9 @@ from vart_async._errors import (
 from vart_async._outputs import Outputs
 from vart_async._quant import QuantParams, TensorView
 from vart_async._registry import names as _engine_names
+from vart_async._specs import SlotView, TensorSpec
 from vart_async.results import RunResult
-from vart_async.session import DEFAULT_SPIN_US, Session, SlotView, TensorSpec
+from vart_async.session import DEFAULT_SPIN_US, Session
 
 __version__ = "0.1.0"
 

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from vart_async.session import Session, TensorSpec
+    from vart_async._specs import HasSlots, TensorSpec
 
 #: Images --input-data decodes (with Pillow), resized to the input's height and width.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -60,7 +60,7 @@ def _floats(rng: np.random.Generator, shape: Sequence[int], dtype: np.dtype[Any]
     return x
 
 
-def fill_random(session: Session, seed: int = 0) -> None:
+def fill_random(session: HasSlots, seed: int = 0) -> None:
     """Fills every slot's input buffers, each slot with its own reproducible random values."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0 (got {seed!r})")

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import numpy as np
 import numpy.typing as npt
 
-from vart_async import _config, _core, _engines, _inputs, _outputs, _quant, _staging, _zero_copy
+from vart_async import _config, _core, _engines, _inputs, _outputs, _quant, _run, _staging, _zero_copy
 from vart_async._completion import FOREVER_US, Callback, Deliveries, Job, QueuedJob, duration_units
 from vart_async._errors import (
     EngineError,
@@ -25,9 +22,9 @@ from vart_async._errors import (
     error_for,
     raise_for_run,
 )
+from vart_async._specs import SlotView, TensorSpec
 from vart_async.results import RunResult
 
-T = TypeVar("T")
 #: Default time a wait may take before the job is declared stuck (the sample's 30 s).
 DEFAULT_WAIT_TIMEOUT_S = 30.0
 #: Default adaptive spin before blocking on a reported completion (see Session).
@@ -37,57 +34,6 @@ MAX_JOBS = 4096
 #: Default bound on the bytes of all slot buffers together (see Session).
 DEFAULT_MAX_SLOT_BYTES = 16 << 30
 _UINT64_MAX = 2**64 - 1
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A model input or output as one job slot holds it (all batch rows)."""
-
-    name: str
-    dtype: str  # numpy name; "bfloat16" buffers are shown as uint16 arrays
-    shape: tuple[int, ...]
-    layout: str
-    nbytes: int
-    #: The runtime's quantization parameters for it (VART get_quant_parameters), or None.
-    quant: _quant.QuantParams | None = None
-    #: The runtime's HW and CPU views of it (VART), when it has them (see Session.quantize).
-    hw: _quant.TensorView | None = None
-    cpu: _quant.TensorView | None = None
-
-    @classmethod
-    def from_native(cls, t: dict[str, Any]) -> TensorSpec:
-        views = t.get("views", {})
-        return cls(
-            t["name"],
-            t["dtype"],
-            tuple(t["shape"]),
-            t["layout"],
-            t["nbytes"],
-            _quant.quant_of(t.get("quant")),
-            _quant.view_of(views.get("HW")),
-            _quant.view_of(views.get("CPU")),
-        )
-
-    @property
-    def numpy_dtype(self) -> np.dtype[Any]:
-        return np.dtype("uint16" if self.dtype == "bfloat16" else self.dtype)
-
-    @property
-    def row_nbytes(self) -> int:
-        """Bytes of one batch row."""
-        return self.nbytes // self.shape[0] if self.shape else self.nbytes
-
-
-@dataclass(frozen=True)
-class SlotView:
-    """Slot k's buffers as numpy arrays that *are* the engine's buffers (zero-copy).
-
-    Each array keeps the slot alive. Write inputs only while the slot has no job in flight.
-    """
-
-    index: int
-    inputs: tuple[npt.NDArray[Any], ...]
-    outputs: tuple[npt.NDArray[Any], ...]
 
 
 class Session:
@@ -305,56 +251,26 @@ class Session:
 
         `max_in_flight`: at most this many jobs in flight (default: every slot).
         """
-        if iterations is not None and (
-            isinstance(iterations, bool)
-            or not isinstance(iterations, int)
-            or not 1 <= iterations <= _UINT64_MAX
-        ):
-            raise ValueError(f"iterations must be an integer from 1 to 2**64-1 (got {iterations!r})")
-        if time_limit is not None:
-            duration_units(time_limit, "time_limit", 1)  # inf: no limit
-        if iterations is None and time_limit is None:
-            raise ValueError("give iterations, time_limit, or both")
-        if mode not in ("async", "sync"):
-            raise ValueError(f"mode must be 'async' or 'sync' (got {mode!r})")
-        wait_ms = duration_units(wait_timeout, "wait_timeout", 1000)
-        if isinstance(max_records, bool) or not isinstance(max_records, int) or not 0 <= max_records <= 10**9:
-            raise ValueError(f"max_records must be an integer from 0 to 10**9 (got {max_records!r})")
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= _UINT64_MAX:
-            raise ValueError(f"warmup must be an integer from 0 to 2**64-1 (got {warmup!r})")
-        bad_rate = isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate)
-        if rate is not None and (bad_rate or rate <= 0):
-            raise ValueError(f"rate must be a positive number of jobs per second (got {rate!r})")
-        if arrival not in ("constant", "poisson"):
-            raise ValueError(f"arrival must be 'constant' or 'poisson' (got {arrival!r})")
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _UINT64_MAX:
-            raise ValueError(f"seed must be an integer from 0 to 2**64-1 (got {seed!r})")
-        depth = self.jobs if max_in_flight is None else max_in_flight
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= self.jobs:
-            raise ValueError(f"max_in_flight must be from 1 to {self.jobs} (got {max_in_flight!r})")
-        staged = [] if frames is None else [list(f) for f in _inputs.check_frames(frames, self.inputs)]
+        args = _run.native_args(
+            self.jobs,
+            self.inputs,
+            iterations=iterations,
+            time_limit=time_limit,
+            mode=mode,
+            in_order=in_order,
+            wait_timeout=wait_timeout,
+            warmup=warmup,
+            max_records=max_records,
+            frames=frames,
+            rate=rate,
+            arrival=arrival,
+            seed=seed,
+            drop_late=drop_late,
+            max_in_flight=max_in_flight,
+        )
         pipe = self._native()
         report = None if progress is None else (lambda: progress(*pipe.progress()))
-        raw, interrupted = _run_interruptible(
-            lambda: pipe.run(
-                iterations or 0,
-                float(time_limit or 0.0),
-                mode == "sync",
-                wait_ms,
-                warmup,
-                not in_order,
-                max_records,
-                staged,
-                float(rate or 0.0),
-                arrival == "poisson",
-                seed,
-                bool(drop_late),
-                depth,
-            ),
-            pipe.cancel,
-            report,
-            progress_interval,
-        )
+        raw, interrupted = _run.interruptible(lambda: pipe.run(*args), pipe.cancel, report, progress_interval)
         result = RunResult.from_native(
             raw, mode=mode, jobs=self.jobs, batch_size=self.batch_size, rate_fps=rate or 0.0, arrival=arrival
         )
@@ -587,44 +503,3 @@ class Session:
             await board.slot_freed(loop)  # all slots busy: the next delivered batch frees some
         return await fut
 
-
-def _run_interruptible(
-    fn: Callable[[], T],
-    cancel: Callable[[], None],
-    report: Callable[[], None] | None = None,
-    interval: float = 0.25,
-) -> tuple[T, bool]:
-    """Runs `fn` (which releases the GIL) so that Ctrl-C in the main thread can cancel it.
-
-    Python only handles signals in the main thread between bytecodes, so the native run goes to a
-    worker thread while the calling thread waits interruptibly, calling `report` every `interval`;
-    Ctrl-C calls `cancel` (a second Ctrl-C stops the drain) and the partial result still comes back.
-    """
-    if report is None and threading.current_thread() is not threading.main_thread():
-        return fn(), False
-    box: dict[str, Any] = {}
-    finished = threading.Event()
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # handed to the caller's thread below
-            box["error"] = e
-        finally:
-            finished.set()
-
-    # An explicit event, not Thread.is_alive(): after Ctrl-C interrupts a join(), is_alive() can
-    # report False while the thread still runs (CPython gh-90882).
-    worker = threading.Thread(target=target, name="vart-async-run", daemon=True)
-    worker.start()
-    interrupted = False
-    while not finished.is_set():
-        try:
-            if not finished.wait(interval) and report is not None:
-                report()
-        except KeyboardInterrupt:
-            interrupted = True
-            cancel()
-    if "error" in box:
-        raise box["error"]
-    return box["value"], interrupted
