@@ -52,7 +52,11 @@ CASES = {
         {"scale": 0.001, "zero_point": 0},
     ),
     "bf16 NHWC": ("BF16", None, "BF16", None),
+    "int8 exact ties": ("INT8", {"scale": 0.25, "zero_point": 1}, "INT8", {"scale": 0.5, "zero_point": 0}),
 }
+# Elements every frame also holds: ties of the 0.25 scale (x / scale = k + 0.5), the extremes, and
+# what has no integer (NaN gives the zero point, +-inf saturates).
+SPECIAL = [0.125, 0.375, -0.125, -0.375, 0.625, 1e30, -1e30, np.inf, -np.inf, np.nan, 0.0, -0.0]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -70,6 +74,8 @@ def test_cpu_outputs_are_dequantized_hw_outputs_of_quantized_inputs(descriptor, 
     rng = np.random.default_rng(4)
     # Values past the HW type's range too: the runtime's quantization saturates, as ours does.
     frames = [rng.uniform(-4, 4, (2, 2, 3, 5)).astype(np.float32) for _ in range(4)]
+    for f in frames:
+        f.reshape(-1)[: len(SPECIAL)] = SPECIAL
     got, want = _cpu_and_hw(model, frames)
     for g, w in zip(got, want, strict=True):
         assert g.shape == (2, 3, 4, 2)
