@@ -14,6 +14,8 @@ Stream::Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std:
       owner_(window_.new_owner()),
       source_(pb::iter(frames)),
       copy_(copy),
+      bound_out_(!copy && outputs_bindable(pipe.get().engine())),
+      lend_(!copy && !bound_out_),
       busy_timeout_(busy_timeout_ms),
       wait_timeout_(wait_timeout_ms),
       stage_(std::move(stage)),
@@ -25,6 +27,14 @@ Stream::Stream(PipelineHandle& pipe, const pb::iterable& frames, bool copy, std:
       by_completion_(window_.reports_completions()) {
   // Outputs wait for earlier frames: at most 2x the slots collected plus the slots in flight.
   results_.assign(3 * window_.size() + 2, pb::none());
+  writing_.assign(results_.size(), pb::none());
+}
+
+bool Stream::outputs_bindable(const core::Engine& engine) {
+  for (std::size_t i = 0; i < engine.info().outputs.size(); ++i) {
+    if (!engine.bind_refusal(false, i).empty()) return false;
+  }
+  return true;
 }
 
 Stream::~Stream() {
@@ -45,7 +55,7 @@ pb::object Stream::next_or_end() {
   const Entered entered(*this);
   pb::object out;
   try {
-    out = copy_ ? next_copied() : next_lent();
+    out = lend_ ? next_lent() : next_copied();
   } catch (...) {
     finish(false);
     throw;
@@ -66,6 +76,7 @@ void Stream::finish(bool interruptible) {
   finished_ = true;
   spare_ = pb::none();
   for (pb::object& r : results_) r = pb::none();
+  for (pb::object& w : writing_) w = pb::none();  // the slots keep what their jobs still write into
   outputs_.forget();
   if (pipe_.closed()) return;
   if (lent_) window_.release(*lent_);
@@ -147,7 +158,7 @@ std::size_t Stream::slot_for_next() {
   for (;;) {
     std::size_t k = window_.acquire(owner_, Clock::time_point{});
     if (k != core::kNone) return k;
-    if (in_flight_ > 0 && copy_) {
+    if (in_flight_ > 0 && !lend_) {
       collect_one();
       continue;
     }
@@ -181,7 +192,14 @@ void Stream::submit(const pb::handle& frame) {
       stage(k, frame, src);
     } else {
       external.inputs = src.buffers(pipe_.get().slot(k).inputs().size());
-      external.keep = keep_alive(pb::reinterpret_borrow<pb::object>(frame));
+      pb::object out = pb::none();
+      if (bound_out_) {
+        pb::list arrays = take_spare();
+        external.outputs = output_buffers(arrays, pipe_.get());
+        out = arrays;
+      }
+      external.keep = keep_alive(pb::make_tuple(frame, out));
+      writing_[next_frame_ % writing_.size()] = std::move(out);
     }
   } catch (...) {
     window_.give_back(k);

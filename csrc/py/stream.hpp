@@ -71,6 +71,7 @@ class Stream {
     PipelineHandle::InUse in_use_;
   };
 
+  static bool outputs_bindable(const core::Engine& engine);
   void finish(bool interruptible);
   pb::object next_copied();
   pb::object next_lent();
@@ -100,6 +101,10 @@ class Stream {
   const core::Owner owner_;
   pb::iterator source_;
   const bool copy_;
+  // copy=False: the frames are the jobs' inputs; the outputs are written straight into new arrays
+  // of the job's own where the engine can bind them (`bound_out_`), else the slot's own arrays are
+  // lent (`lend_`: until the next result).
+  const bool bound_out_, lend_;
   const milliseconds busy_timeout_, wait_timeout_;
   pb::object stage_;
   pb::sequence slot_inputs_, slot_outputs_;
@@ -107,6 +112,7 @@ class Stream {
   OutputLists outputs_;  // copy mode
   pb::object error_for_;
   std::vector<pb::object> results_;  // copy mode: outputs by frame index % size (None: not collected)
+  std::vector<pb::object> writing_;  // bound outputs: the arrays each frame's job writes into, until collected
   pb::object spare_ = pb::none();    // copy mode: output arrays ready for the next collected job
   std::optional<std::size_t> lent_;
   std::uint64_t next_frame_ = 0;  // frames submitted

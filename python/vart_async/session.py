@@ -452,9 +452,11 @@ class Session:
         frame is taken from `frames` when a slot is about to be free for it. copy=False copies
         nothing: each job reads its frame's own arrays (exactly the inputs' dtypes and shapes,
         C-contiguous, aligned; kept alive until the slot takes another job; do not write them
-        meanwhile), and yields the slot's own output arrays, valid until you ask for the next
-        result — keep a copy of what you need beyond that. VART allows it for CPU-typed inputs
-        only (ValueError for HW-typed ones: open with input_tensor_type="CPU"). Waits release the
+        meanwhile) and writes its outputs straight into new arrays of its own — or, where the
+        runtime cannot write there (HW-typed VART outputs), yields the slot's own output arrays,
+        valid until you ask for the next result (keep a copy of what you need beyond that). VART
+        allows it for CPU-typed inputs only (ValueError for HW-typed ones: open with
+        input_tensor_type="CPU"). Waits release the
         GIL; a job that takes longer than `wait_timeout` seconds raises WaitTimeoutError. After an
         error, or close(), or when the iterator is dropped, the jobs in flight are waited for. Like
         a generator, the iterator is stepped by one caller at a time (RuntimeError if another
