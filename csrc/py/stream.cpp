@@ -184,6 +184,7 @@ void Stream::submit(const pb::handle& frame) {
   std::size_t k = window_.acquire(owner_, Clock::time_point{});  // a free slot goes first
   if (k == core::kNone) {
     if (copy_ && in_flight_ > 0 && turnaround(src)) return;
+    if (bound_out_ && in_flight_ > 0 && turnaround_bound(frame, src)) return;
     k = slot_for_next();
   }
   core::External external;  // copy=False: the job reads the frame's own memory, kept alive by the slot

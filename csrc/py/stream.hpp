@@ -89,6 +89,9 @@ class Stream {
   // outputs copied out, the (exact) frame copied into its slot, submitted. False (nothing
   // submitted) when it does not apply or no job finished within a slice.
   bool turnaround(const Source& src);
+  // The same for copy=False with bound outputs: the first of our jobs to finish gives its slot to
+  // the next frame, bound to that frame and to new output arrays, without copying anything.
+  bool turnaround_bound(const pb::handle& frame, const Source& src);
   pb::object lend_oldest();  // zero-copy mode: the oldest job's own output arrays, until the next call
   core::Collected collect(core::JobWindow::Pick pick);  // raises for a timeout or Ctrl-C
   pb::list take_spare();

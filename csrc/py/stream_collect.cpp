@@ -96,6 +96,43 @@ bool Stream::turnaround(const Source& src) {
   return true;
 }
 
+bool Stream::turnaround_bound(const pb::handle& frame, const Source& src) {
+  if (!by_completion_ || waiting() >= 2 * window_.size()) return false;
+  pb::list out = take_spare();
+  core::External external;
+  external.inputs = src.buffers(pipe_.get().slot(0).inputs().size());
+  external.outputs = output_buffers(out, pipe_.get());
+  external.keep = keep_alive(pb::make_tuple(frame, out));
+  core::Collected c;
+  core::Outcome submitted_as;
+  {
+    // Safe: only C++ objects are touched; the frame and `out` are kept alive by `external`, whose
+    // last reference is dropped with the GIL taken.
+    const pb::gil_scoped_release release;
+    c = window_.collect(owner_, Pick::kFirstDone, Clock::now() + core::kWaitSlice);
+    if (c.done && c.outcome.ok()) {
+      window_.reuse(c.slot);  // stays ours: the next frame goes into it
+      submitted_as = window_.submit(c.slot, next_frame_, core::deadline_in(busy_timeout_), nullptr, nullptr, &external);
+    }
+  }
+  if (!c.done) {  // nothing finished within a slice: the general path waits (and sees Ctrl-C)
+    spare_ = std::move(out);
+    return false;
+  }
+  --in_flight_;
+  pb::object& written = writing_[c.tag % writing_.size()];
+  pb::list collected = pb::reinterpret_steal<pb::list>(written.release());
+  written = pb::none();
+  if (!c.outcome.ok()) {
+    window_.release(c.slot);
+    store(c, std::move(collected));  // raises
+  }
+  store(c, std::move(collected));
+  writing_[next_frame_ % writing_.size()] = std::move(out);
+  submitted(c.slot, submitted_as);  // gives the slot back and raises if the submission failed
+  return true;
+}
+
 pb::list Stream::take_spare() {
   pb::list out = spare_.is_none() ? outputs_.make() : pb::reinterpret_steal<pb::list>(spare_.release());
   spare_ = pb::none();
