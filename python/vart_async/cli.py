@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -24,6 +23,7 @@ import vart_async
 from vart_async import (
     _cli_checks,
     _cli_config,
+    _cli_feed,
     _cli_fleet,
     _cli_measure,
     _config,
@@ -88,26 +88,6 @@ def default_model(engine: str = "auto") -> tuple[Path, str]:
     return models / model, fallback
 
 
-@dataclass
-class _Inputs:
-    """What the passes run on: IFM rows, frames (one per job, cycled), or neither (random values)."""
-
-    ifm: _ifm.Ifm | None
-    frames: list[_inputs.Frame] | None
-    source: dict[str, Any]
-
-    def stage(self, session: Session, seed: int) -> None:
-        if self.ifm is not None:
-            for slot in session.slots:
-                _ifm.stage(slot.inputs, self.ifm.rows, self.ifm.layout)
-        elif self.frames is not None:
-            for k, slot in enumerate(session.slots):
-                for dst, src in zip(slot.inputs, self.frames[k % len(self.frames)], strict=True):
-                    dst[...] = src
-        else:
-            session.fill_random(seed)
-
-
 class Bench:
     """One invocation. Human-readable text goes to `out`; errors to stderr."""
 
@@ -122,7 +102,7 @@ class Bench:
         self.status, self.error = "ok", ""
         self.raw: dict[str, str] = {}
         self.sync_options: dict[str, Any] | None = None
-        self.inputs = _Inputs(None, None, {})
+        self.inputs = _cli_feed.Feed(None, None, {})
 
     def say(self, *lines: str) -> None:
         for line in lines:
@@ -272,30 +252,13 @@ class Bench:
         except (VartAsyncError, ValueError, OSError) as e:
             raise Failure(f"Error: {e}") from None
 
-    def _load_inputs(self, session: Session, dry_run: bool, path: str | None) -> _Inputs:
-        """What every pass runs on: the IFM rows (--input-binary), random values by dtype
-        (dry-run), or frames (--input-data); staged into the session's slots."""
+    def _load_inputs(self, session: Session, dry_run: bool, path: str | None) -> _cli_feed.Feed:
+        """What every pass runs on (see _cli_feed.load), staged into the session's slots."""
         a = self.a
         try:
-            layout = _ifm.row_layout(session.inputs, session.batch_size)
-            self.say(_report.kv("Input row", f"{layout.describe()}; batch {session.batch_size}"))
-            if dry_run:
-                feed = _Inputs(None, None, {"source": "random", "seed": a.seed})
-                self.say(
-                    f"[INFO] dry-run: inputs filled with random values by dtype (seed {a.seed}; floats "
-                    "uniform in [0, 1), no NaN/Inf/denormals); no IFM file read."
-                )
-            elif a.input_data is not None:
-                frames, source = _inputs.load_frames(a.input_data, session.inputs, session.batch_size)
-                feed = _Inputs(None, frames, source)
-                self.say(
-                    f"[INFO] --input-data {a.input_data}: {source['rows']} row(s), {len(frames)} "
-                    "frame(s), a different one per job, cycled"
-                )
-            else:
-                ifm = _ifm.prepare(layout, path)
-                self.say(*ifm.messages)
-                feed = _Inputs(ifm, None, ifm.source)
+            feed = _cli_feed.load(
+                session, dry_run=dry_run, ifm_path=path, input_data=a.input_data, seed=a.seed, say=self.say
+            )
         except (_ifm.IfmError, _inputs.InputDataError) as e:
             raise Failure(f"Error: {e}") from None
         feed.stage(session, a.seed)
