@@ -95,6 +95,7 @@ class Stream {
   pb::object lend_oldest();  // zero-copy mode: the oldest job's own output arrays, until the next call
   core::Collected collect(core::JobWindow::Pick pick);  // raises for a timeout or Ctrl-C
   pb::list take_spare();
+  pb::list take_written(std::uint64_t tag);            // bound outputs: frame `tag`'s arrays, now the caller's
   void store(const core::Collected& c, pb::list out);  // raises if the job failed
   std::size_t waiting() const noexcept { return static_cast<std::size_t>(next_frame_ - next_out_) - in_flight_; }
   [[noreturn]] void raise(core::StopReason reason, const std::string& message) const;

@@ -27,9 +27,7 @@ void Stream::collect_one() {
   const core::Collected c =
       collect(by_completion_ && waiting() < 2 * window_.size() ? Pick::kFirstDone : Pick::kOldest);
   if (c.external) {  // the job wrote its outputs into arrays of its own
-    pb::object& written = writing_[c.tag % writing_.size()];
-    pb::list out = pb::reinterpret_steal<pb::list>(written.release());
-    written = pb::none();
+    pb::list out = take_written(c.tag);
     window_.release(c.slot);
     --in_flight_;
     store(c, std::move(out));
@@ -120,9 +118,7 @@ bool Stream::turnaround_bound(const pb::handle& frame, const Source& src) {
     return false;
   }
   --in_flight_;
-  pb::object& written = writing_[c.tag % writing_.size()];
-  pb::list collected = pb::reinterpret_steal<pb::list>(written.release());
-  written = pb::none();
+  pb::list collected = take_written(c.tag);
   if (!c.outcome.ok()) {
     window_.release(c.slot);
     store(c, std::move(collected));  // raises
@@ -131,6 +127,13 @@ bool Stream::turnaround_bound(const pb::handle& frame, const Source& src) {
   writing_[next_frame_ % writing_.size()] = std::move(out);
   submitted(c.slot, submitted_as);  // gives the slot back and raises if the submission failed
   return true;
+}
+
+pb::list Stream::take_written(std::uint64_t tag) {
+  pb::object& written = writing_[tag % writing_.size()];
+  pb::list out = pb::reinterpret_steal<pb::list>(written.release());
+  written = pb::none();
+  return out;
 }
 
 pb::list Stream::take_spare() {
