@@ -44,6 +44,22 @@ def percentile(sorted_ms: npt.NDArray[np.float64], p: float) -> float:
     return float(sorted_ms[min(rank, n) - 1])
 
 
+#: RunResult counters that RunResult.concat adds up over passes.
+_SUMMED = (
+    "submitted",
+    "completed",
+    "failed",
+    "cancelled",
+    "busy_retries",
+    "records_dropped",
+    "bytes_copied_in",
+    "bytes_copied_out",
+    "dropped",
+    "late",
+    "late_total_s",
+)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One run. Times are seconds since the run started (host steady clock).
@@ -170,11 +186,7 @@ class RunResult:
         arrivals = [r.t_arrival for r in results]
         return replace(
             last,
-            submitted=sum(r.submitted for r in results),
-            completed=sum(r.completed for r in results),
-            failed=sum(r.failed for r in results),
-            cancelled=sum(r.cancelled for r in results),
-            busy_retries=sum(r.busy_retries for r in results),
+            **{f: sum(getattr(r, f) for r in results) for f in _SUMMED},
             max_in_flight=max(r.max_in_flight for r in results),
             wall_s=float(sum(r.wall_s for r in results)),
             slot=np.concatenate([r.slot for r in results]),
@@ -189,15 +201,9 @@ class RunResult:
             if devices
             else None,
             cpu_s=float(sum(r.cpu_s for r in results)),
-            records_dropped=sum(r.records_dropped for r in results),
             latency_counts=_sum_counts(counts),
             first_job_ns=first.first_job_ns,
-            bytes_copied_in=sum(r.bytes_copied_in for r in results),
-            bytes_copied_out=sum(r.bytes_copied_out for r in results),
-            dropped=sum(r.dropped for r in results),
-            late=sum(r.late for r in results),
             late_max_s=max(r.late_max_s for r in results),
-            late_total_s=sum(r.late_total_s for r in results),
         )
 
     @property
